@@ -1,0 +1,124 @@
+"""GGUF models through llama-cpp-python: the default runtime on CPU machines.
+
+One llama.cpp context holds one KV sequence. ``trim`` removes cached positions past a prefix, so the decode
+session can reuse everything a new prompt shares with the last one. The SWA cache is kept full-size so that
+trimming is exact on sliding-window models such as Gemma 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from smallcoder_lsp.backends.base import ModelInfo, ModelSpec
+from smallcoder_lsp.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+# Special tokens worth knowing by name: FIM markers and end-of-generation markers.
+NAMED_SPECIALS = (
+    "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
+    "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>",
+    "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>",
+    "<PRE>", "<SUF>", "<MID>", "<EOT>",
+    "<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|file_separator|>",
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def silenced_native_output() -> Iterator[None]:
+    """Point fds 1 and 2 at /dev/null while native code loads: stdout belongs to JSON-RPC."""
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
+class LlamaCppBackend:
+    def __init__(self, spec: ModelSpec) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+        threads = spec.threads or os.cpu_count() or 1
+        try:
+            with silenced_native_output():
+                self._llm = llama_cpp.Llama(
+                    model_path=spec.path,
+                    n_ctx=spec.context_length,
+                    n_batch=512,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    swa_full=True,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load {spec.path}: {exc}") from exc
+        self._vocab = self._llm._model.vocab
+        self._n_vocab = self._llm.n_vocab()
+        specials = self._find_specials()
+        eos = {self._llm.token_eos()} | {t for t in specials.values() if self._lib.llama_vocab_is_eog(self._vocab, t)}
+        bos = self._llm.token_bos()
+        self.info = ModelInfo(
+            name=str(self._llm.metadata.get("general.name", os.path.basename(spec.path))),
+            path=spec.path,
+            context_length=self._llm.n_ctx(),
+            vocab_size=self._n_vocab,
+            bos_id=bos if bos >= 0 else None,
+            eos_ids=frozenset(t for t in eos if t >= 0),
+            special_tokens=specials,
+        )
+
+    def _find_specials(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for text in NAMED_SPECIALS:
+            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            if len(ids) == 1 and self._lib.llama_vocab_is_control(self._vocab, ids[0]):
+                found[text] = ids[0]
+            elif len(ids) == 1 and not self._llm.detokenize(ids, special=False):
+                found[text] = ids[0]  # user-defined special tokens render as nothing without special=True
+        return found
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        ids = self._llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=add_bos, special=True)
+        return list(ids)
+
+    def detokenize(self, tokens: Sequence[int]) -> bytes:
+        return bytes(self._llm.detokenize(list(tokens), special=False))
+
+    @property
+    def n_cached(self) -> int:
+        return int(self._llm.n_tokens)
+
+    def trim(self, n_keep: int) -> None:
+        if n_keep < self._llm.n_tokens:
+            self._llm._ctx.kv_cache_seq_rm(-1, n_keep, -1)
+            self._llm.n_tokens = n_keep
+
+    def evaluate(self, tokens: Sequence[int]) -> None:
+        if self._llm.n_tokens + len(tokens) > self.info.context_length:
+            raise RuntimeError("the KV cache is full")
+        self._llm.eval(list(tokens))
+
+    def logits(self) -> npt.NDArray[np.float32]:
+        ptr = self._llm._ctx.get_logits_ith(-1)
+        return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,)).copy()
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+def load(spec: ModelSpec) -> LlamaCppBackend:
+    return LlamaCppBackend(spec)

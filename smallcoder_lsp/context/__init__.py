@@ -1,0 +1,1 @@
+"""Documents and what the model is shown of them. Pure code: no LSP types; the only user of tree-sitter."""

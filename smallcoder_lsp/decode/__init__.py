@@ -1,0 +1,1 @@
+"""Decoding above the backends: KV prefix reuse, sampling, stop rules, streaming, cancellation."""

@@ -1,0 +1,109 @@
+"""The generator stack: ``generate_step`` → ``stream`` → ``complete``.
+
+The server and the bench consume the same ``stream`` and read the same :class:`GenerationStats`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
+from smallcoder_lsp.decode.sampling import Sampler
+from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stopping import StopRules, stop_reason
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    evaluated_tokens: int = 0
+    prefill_s: float = 0.0
+    first_token_s: float | None = None
+    """From the start of the request (prefill included) to the first sampled token."""
+    generated_tokens: int = 0
+    decode_s: float = 0.0
+    stop_reason: str = ""
+
+    @property
+    def prefill_tok_s(self) -> float:
+        return self.evaluated_tokens / self.prefill_s if self.prefill_s > 0 else 0.0
+
+    @property
+    def decode_tok_s(self) -> float:
+        return self.generated_tokens / self.decode_s if self.decode_s > 0 else 0.0
+
+
+@dataclass
+class Generation:
+    text: str
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+def generate_step(session: Session, sampler: Sampler, cancel: CancelToken | None = None) -> Iterator[int]:
+    """Yield sampled tokens forever. A token is evaluated only when the consumer asks for the next one,
+    so the cache never holds a token that was not kept."""
+    while True:
+        if cancel is not None:
+            cancel.check()
+        token = sampler(session.backend.logits())
+        yield token
+        if len(session.tokens) >= session.context_length:
+            return
+        session.append(token)
+
+
+def stream(
+    session: Session,
+    prompt: Sequence[int],
+    rules: StopRules,
+    sampler: Sampler,
+    cancel: CancelToken | None = None,
+    stats: GenerationStats | None = None,
+) -> Iterator[str]:
+    """Prefill ``prompt`` (reusing the cache) and yield text pieces until a stop rule fires.
+
+    Raises :class:`~smallcoder_lsp.errors.Cancelled` when ``cancel`` is set; ``stats`` is filled in as it goes.
+    """
+    stats = stats if stats is not None else GenerationStats()
+    started = time.perf_counter()
+    pre = session.prefill(prompt, cancel)
+    stats.prompt_tokens, stats.reused_tokens = pre.prompt_tokens, pre.reused_tokens
+    stats.evaluated_tokens, stats.prefill_s = pre.evaluated_tokens, pre.seconds
+    eos = session.backend.info.eos_ids
+    detok = StreamingDetokenizer()
+    decode_start = time.perf_counter()
+    stats.stop_reason = "context"
+    for token in generate_step(session, sampler, cancel):
+        if stats.first_token_s is None:
+            stats.first_token_s = time.perf_counter() - started
+        if token in eos:
+            stats.stop_reason = "eos"
+            break
+        stats.generated_tokens += 1
+        piece = detok.add(session.backend.detokenize([token]))
+        stats.decode_s = time.perf_counter() - decode_start
+        if piece:
+            yield piece
+        reason = stop_reason(detok.text, stats.generated_tokens, rules)
+        if reason is None and cancel is not None and cancel.past_deadline():
+            reason = "deadline"
+        if reason is not None:
+            stats.stop_reason = reason
+            break
+    stats.decode_s = time.perf_counter() - decode_start
+
+
+def complete(
+    session: Session,
+    prompt: Sequence[int],
+    rules: StopRules,
+    sampler: Sampler,
+    cancel: CancelToken | None = None,
+) -> Generation:
+    stats = GenerationStats()
+    text = "".join(stream(session, prompt, rules, sampler, cancel, stats))
+    return Generation(text=text, stats=stats)

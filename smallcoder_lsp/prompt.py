@@ -1,0 +1,59 @@
+"""Prompt formats as data, and ``build_prompt``.
+
+A FIM-trained model gets its own template; a model without FIM tokens (the embedded Gemma 3 270M base) gets
+the prefix alone, and the suffix is used only to trim and check the result. The prompt is laid out so that its
+start stays the same while the user types: only its end changes between keystrokes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from smallcoder_lsp.context.extract import CompletionContext
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    name: str
+    prefix: str
+    suffix: str
+    middle: str
+    order: str = "psm"
+    """``psm``: prefix, suffix, middle; ``spm``: suffix, prefix, middle."""
+
+    @property
+    def tokens(self) -> tuple[str, str, str]:
+        return (self.prefix, self.suffix, self.middle)
+
+
+# Detection tries these in order: the first whose three tokens are all single special tokens wins.
+FIM_TEMPLATES: tuple[FimTemplate, ...] = (
+    # Qwen2.5-Coder, StarCoder2 and CodeGemma share one spelling.
+    FimTemplate("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+    FimTemplate("starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+    FimTemplate("deepseek-coder", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
+    FimTemplate("codellama", "<PRE> ", " <SUF>", " <MID>"),
+)
+
+
+def detect_fim_template(special_tokens: Mapping[str, int]) -> FimTemplate | None:
+    """The FIM template whose tokens the model's vocabulary has as special tokens, or None."""
+    for template in FIM_TEMPLATES:
+        if all(tok.strip() in special_tokens for tok in template.tokens):
+            return template
+    return None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    add_bos: bool = True
+
+
+def build_prompt(ctx: CompletionContext, fim: FimTemplate | None) -> Prompt:
+    if fim is None:
+        return Prompt(ctx.prefix)
+    if fim.order == "spm":
+        return Prompt(f"{fim.suffix}{ctx.suffix}{fim.prefix}{ctx.prefix}{fim.middle}")
+    return Prompt(f"{fim.prefix}{ctx.prefix}{fim.suffix}{ctx.suffix}{fim.middle}")

@@ -1,0 +1,64 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smallcoder_lsp.context.documents import Document, DocumentStore
+from smallcoder_lsp.errors import DocumentError, PositionError
+
+
+def make(text: str) -> Document:
+    return Document("file:///t.py", "python", 1, text.encode())
+
+
+def test_lines_and_crlf():
+    doc = make("a = 1\r\nbb = 2\n\nlast")
+    assert doc.line_count == 4
+    assert doc.line_text(0) == b"a = 1"
+    assert doc.line_text(1) == b"bb = 2"
+    assert doc.line_text(2) == b""
+    assert doc.line_text(3) == b"last"
+    assert doc.line_of(doc.line_start(3) + 2) == 3
+
+
+def test_empty_document_has_one_empty_line():
+    doc = make("")
+    assert doc.line_count == 1 and doc.line_text(0) == b""
+
+
+def test_line_outside_is_an_error():
+    with pytest.raises(PositionError):
+        make("x").line_start(5)
+
+
+def test_edit_outside_is_an_error_and_changes_nothing():
+    doc = make("abc")
+    with pytest.raises(PositionError):
+        doc.apply_edit(2, 10, b"z")
+    assert doc.text == b"abc"
+
+
+def test_unknown_document():
+    with pytest.raises(DocumentError, match="not open"):
+        DocumentStore().get("file:///nope.py")
+
+
+def test_binary_detection():
+    assert make("a\x00b").is_binary
+    assert not make("ordinary").is_binary
+
+
+edits = st.lists(
+    st.tuples(st.integers(0, 10_000), st.integers(0, 50), st.text(alphabet="ab\n\r\té語😀 ", max_size=12)),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="xy\n\r é😀", max_size=60), edits)
+def test_incremental_line_index_equals_a_fresh_one(initial, changes):
+    doc = make(initial)
+    for pos, length, new in changes:
+        start = min(pos, len(doc.text))
+        end = min(start + length, len(doc.text))
+        doc.apply_edit(start, end, new.encode())
+        assert doc.line_starts == Document(doc.uri, "python", 1, doc.text).line_starts

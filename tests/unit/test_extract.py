@@ -1,0 +1,54 @@
+from smallcoder_lsp.context.documents import Document
+from smallcoder_lsp.context.extract import WINDOW_STEP_LINES, extract_context
+
+
+def make(text: str) -> Document:
+    return Document("file:///t.py", "python", 1, text.encode())
+
+
+def test_windows_and_line_parts():
+    text = "import os\n\ndef f(x):\n    return os.pa\n"
+    doc = make(text)
+    offset = text.index("os.pa") + 5
+    ctx = extract_context(doc, offset, 1000, 1000)
+    assert ctx.prefix == text[:offset]
+    assert ctx.suffix == "\n"
+    assert ctx.line_prefix == "    return os.pa"
+    assert ctx.line_suffix == ""
+    assert not ctx.multiline
+
+
+def test_empty_indented_line_is_multiline():
+    text = "def fibonacci(n):\n    \n"
+    ctx = extract_context(make(text), len("def fibonacci(n):\n    "), 1000, 1000)
+    assert ctx.multiline and ctx.indent == "    "
+
+
+def test_prefix_window_start_moves_in_steps_while_typing():
+    lines = [f"x{i} = {i}" for i in range(300)]
+    text = "\n".join(lines) + "\n"
+    doc = make(text)
+    starts = set()
+    offset = len(text)
+    for ch in "value = compute(":
+        doc.apply_edit(offset, offset, ch.encode())
+        offset += 1
+        ctx = extract_context(doc, offset, 600, 100)
+        starts.add(ctx.window_start_line)
+    assert len(starts) == 1
+    (start,) = starts
+    assert start % WINDOW_STEP_LINES == 0
+    assert len(ctx.prefix.encode()) <= 600
+
+
+def test_huge_single_line_keeps_its_tail():
+    text = "x = [" + "1, " * 10_000
+    ctx = extract_context(make(text), len(text), 500, 100)
+    assert len(ctx.prefix) <= 500 and text.endswith(ctx.prefix)
+
+
+def test_crlf_cursor_never_lands_between_cr_and_lf():
+    text = "a = 1\r\nb = 2\r\n"
+    doc = make(text)
+    ctx = extract_context(doc, doc.line_end(0) + 1, 100, 100)
+    assert ctx.line_prefix == "a = 1" and ctx.line_suffix == ""

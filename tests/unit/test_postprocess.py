@@ -1,0 +1,55 @@
+from smallcoder_lsp.context.documents import Document
+from smallcoder_lsp.context.extract import extract_context
+from smallcoder_lsp.postprocess import postprocess
+
+
+def ctx_at(text: str, marker: str = "<|>"):
+    offset = text.index(marker)
+    doc = Document("file:///t.py", "python", 1, text.replace(marker, "").encode())
+    return extract_context(doc, len(text[:offset].encode()), 4000, 2000)
+
+
+def test_single_line_is_cut_at_line_end():
+    ctx = ctx_at("def f(n):\n    return n +<|>\n")
+    assert postprocess(" 1\n    print(n)", ctx) == " 1"
+
+
+def test_completion_that_only_repeats_the_rest_of_the_line_is_dropped():
+    ctx = ctx_at("x = foo(<|>)\n")
+    assert postprocess(")", ctx) == ""
+    assert postprocess("a, b)", ctx) == "a, b"
+
+
+def test_multiline_is_cut_at_the_block_end_and_at_the_next_lines():
+    ctx = ctx_at("def f(n):\n    <|>\n\ndef g():\n    pass\n")
+    out = postprocess("if n < 2:\n        return n\n    return f(n - 1)\n\ndef g():\n    pass", ctx)
+    assert out == "if n < 2:\n        return n\n    return f(n - 1)"
+
+
+def test_repetition_loop_is_cut():
+    ctx = ctx_at("def f(n):\n    <|>\n")
+    assert postprocess("x = n + 1\n    x = n + 1\n    x = n + 1", ctx) == "x = n + 1"
+
+
+def test_unparseable_tail_is_dropped_and_nothing_survives_when_nothing_parses():
+    ctx = ctx_at("def f(n):\n    <|>\n")
+    assert postprocess("return n\n    )))", ctx) == "return n"
+    assert postprocess(")))", ctx) == ""
+
+
+def test_block_opener_at_the_end_of_a_single_line_is_allowed():
+    ctx = ctx_at("def f(items):\n    for it<|>\n")
+    assert postprocess("em in items:", ctx) == "em in items:"
+
+
+def test_partial_last_line_is_dropped_when_generation_was_cut():
+    ctx = ctx_at("def f(n):\n    <|>\n")
+    out = postprocess("a = 1\n    b = a +", ctx, last_line_complete=False)
+    assert out == "a = 1"
+
+
+def test_language_without_grammar_is_passed_through_trimmed():
+    offset = len("hello ")
+    doc = Document("file:///t.txt", "plaintext", 1, b"hello \n")
+    ctx = extract_context(doc, offset, 100, 100)
+    assert postprocess("world  \nmore", ctx) == "world"
