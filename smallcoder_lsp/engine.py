@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from smallcoder_lsp.backends import load_backend, resolve_backend_name
 from smallcoder_lsp.backends.base import Backend, ModelSpec
@@ -153,7 +153,7 @@ class Engine:
         if not self.config.completion.enabled:
             return Completion("", offset)
         ctx = self.context_at(uri, offset)
-        token = CancelToken(deadline=time.monotonic() + self.config.completion.timeout_ms / 1000)
+        token = CancelToken()
         with self._lock:
             previous = self._inflight.get(uri)
             if previous is not None:
@@ -180,6 +180,7 @@ class Engine:
             indent=ctx.indent,
             max_tokens=cfg.multiline_max_tokens if ctx.multiline else cfg.max_tokens,
             max_lines=cfg.max_lines,
+            max_seconds=cfg.timeout_ms / 1000,
         )
         prompt = build_prompt(ctx, self._fim)
         tokens = self._backend.tokenize(prompt.text, add_bos=prompt.add_bos)
@@ -204,8 +205,3 @@ def fit_to_context(tokens: list[int], limit: int, keep_first: bool) -> list[int]
         return tokens
     head = tokens[:1] if keep_first else []
     return head + tokens[len(tokens) - (limit - len(head)) :]
-
-
-def with_overrides(config: Config, **overrides: object) -> Config:
-    """``config`` with the CLI's non-None overrides applied."""
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

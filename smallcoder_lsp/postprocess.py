@@ -43,7 +43,7 @@ def drop_suffix_overlap(text: str, ctx: CompletionContext) -> str:
         if rest.startswith(text.strip()):
             return ""  # only repeats what follows the cursor
         if text.rstrip().endswith(rest):
-            return text.rstrip()[: -len(rest)].rstrip() if not text.rstrip() == rest else ""
+            return text.rstrip()[: -len(rest)].rstrip()
     if not ctx.multiline:
         return text
     next_lines = [x.rstrip() for x in ctx.suffix.split("\n")[1:] if x.strip()]

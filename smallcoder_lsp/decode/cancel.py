@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from smallcoder_lsp.errors import Cancelled
 
@@ -11,11 +10,9 @@ from smallcoder_lsp.errors import Cancelled
 class CancelToken:
     """Set by whoever supersedes or cancels a request; read by the worker running it."""
 
-    def __init__(self, deadline: float | None = None) -> None:
+    def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
-        self.deadline = deadline
-        """``time.monotonic()`` after which generation stops early (prefill is not cut by it)."""
 
     def cancel(self, reason: str = "cancelled") -> None:
         if not self._event.is_set():
@@ -29,6 +26,3 @@ class CancelToken:
     def check(self) -> None:
         if self._event.is_set():
             raise Cancelled(self.reason)
-
-    def past_deadline(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline

@@ -13,6 +13,8 @@ class StopRules:
     """Block indentation: a later line indented less than this ends the block (multi-line only)."""
     max_tokens: int = 48
     max_lines: int = 8
+    max_seconds: float | None = None
+    """Time allowed for generating after the first token; what is ready then is returned."""
 
 
 def indent_width(line: str) -> int:

@@ -89,7 +89,7 @@ def stream(
         if piece:
             yield piece
         reason = stop_reason(detok.text, stats.generated_tokens, rules)
-        if reason is None and cancel is not None and cancel.past_deadline():
+        if reason is None and rules.max_seconds is not None and stats.decode_s >= rules.max_seconds:
             reason = "deadline"
         if reason is not None:
             stats.stop_reason = reason

@@ -23,7 +23,7 @@ def test_utf16_positions_count_surrogate_pairs():
     assert d.text[: convert.to_offset(d, pos(0, 7))].decode() == "x = '😀"
     assert d.text[: convert.to_offset(d, pos(0, 8))].decode() == "x = '😀é"
     cjk = TEXT.index("注")
-    assert convert.to_offset(d, pos(0, cjk + 1)) == len(TEXT[: cjk].encode())
+    assert convert.to_offset(d, pos(0, cjk + 1)) == len(TEXT[:cjk].encode())
 
 
 def test_utf8_and_utf32_encodings():

@@ -77,7 +77,7 @@ async def test_model_that_fails_to_load_gives_a_clear_error_per_request():
     engine.documents.open(URI, "python", 1, TEXT)
     status = engine.start().result()
     assert status.state == "error" and "/nope.gguf" in status.message
-    with pytest.raises(ModelLoadError, match="nope.gguf"):
+    with pytest.raises(ModelLoadError, match=r"nope\.gguf"):
         await engine.complete(URI, len(TEXT))
 
 

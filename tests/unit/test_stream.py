@@ -55,8 +55,7 @@ def test_cancel_between_tokens():
 
 
 def test_deadline_returns_what_is_ready():
-    token = CancelToken(deadline=0.0)  # already past
-    gen, _ = run("abcdef", StopRules(multiline=False), token)
+    gen, _ = run("abcdef", StopRules(multiline=False, max_seconds=0.0))
     assert gen.text == "a" and gen.stats.stop_reason == "deadline"
 
 
