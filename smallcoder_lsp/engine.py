@@ -14,17 +14,26 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from smallcoder_lsp.backends import load_backend, resolve_backend_name
-from smallcoder_lsp.backends.base import Backend, ModelSpec
+from smallcoder_lsp.backends import HF_BACKENDS, load_backend, resolve_backend_name
+from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import DocumentStore
 from smallcoder_lsp.context.extract import CompletionContext, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.states import DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
-from smallcoder_lsp.decode.stream import GenerationStats, complete
-from smallcoder_lsp.errors import DocumentError, ModelLoadError, SmallcoderError
+from smallcoder_lsp.decode.stream import Generation, GenerationStats, complete
+from smallcoder_lsp.decode.textstream import complete_text
+from smallcoder_lsp.errors import (
+    BackendUnavailable,
+    Cancelled,
+    DeviceMemoryError,
+    DocumentError,
+    ModelLoadError,
+    SmallcoderError,
+)
 from smallcoder_lsp.models import EMBEDDED_NAME, resolve_model_path
 from smallcoder_lsp.postprocess import postprocess
 from smallcoder_lsp.prompt import FimTemplate, build_prompt, detect_fim_template
@@ -32,7 +41,7 @@ from smallcoder_lsp.prompt import FimTemplate, build_prompt, detect_fim_template
 log = logging.getLogger(__name__)
 
 # Settings whose change needs the model loaded again.
-MODEL_FIELDS = ("model", "backend", "context_length", "threads")
+MODEL_FIELDS = ("model", "backend", "context_length", "threads", "remote_url", "remote_timeout_ms")
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Engine:
         config: Config,
         documents: DocumentStore | None = None,
         on_status: Callable[[ModelStatus], None] | None = None,
-        loader: Callable[[Config], Backend] | None = None,
+        loader: Callable[[Config], Backend | Generator] | None = None,
     ) -> None:
         self.config = config
         self.loader = loader or load_model
@@ -72,9 +81,13 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallcoder-model")
         self._backend: Backend | None = None
         self._session: Session | None = None
+        self._generator: Generator | None = None  # a remote server: then there is no local session
+        self._states: DocumentStates | None = None
         self._fim: FimTemplate | None = None
         self._load_error: SmallcoderError | None = None
         self._inflight: dict[str, CancelToken] = {}
+        self._warming: list[CancelToken] = []
+        self._last_offset: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- model lifecycle -------------------------------------------------------------------------------
@@ -101,8 +114,13 @@ class Engine:
             self._load_error = exc
             log.error("model failed to load: %s", exc)
             return self._set_status(ModelStatus("error", backend_name, model_name, str(exc)))
-        self._backend, self._session, self._load_error = backend, Session(backend), None
-        self._fim = detect_fim_template(backend.info.special_tokens)
+        self._load_error = None
+        if isinstance(backend, Generator):
+            self._generator, self._fim = backend, None
+        else:
+            self._backend, self._session = backend, Session(backend)
+            self._states = DocumentStates(self._session, self.config.kv_states_mb)
+            self._fim = detect_fim_template(backend.info.special_tokens)
         seconds = time.perf_counter() - started
         message = f"{model_name} ready on {backend_name} in {seconds:.1f} s"
         message += f" (FIM: {self._fim.name})" if self._fim else " (prefix-only: no FIM tokens)"
@@ -110,14 +128,17 @@ class Engine:
         return self._set_status(ModelStatus("ready", backend_name, model_name, message))
 
     def _close_backend(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-        self._backend = self._session = None
+        for runtime in (self._backend, self._generator):
+            if runtime is not None:
+                runtime.close()
+        self._backend = self._session = self._generator = self._states = None
 
     def reconfigure(self, config: Config) -> bool:
         """Take new settings; reload the model (on the worker) if a model setting changed."""
         reload = any(getattr(config, f) != getattr(self.config, f) for f in MODEL_FIELDS)
         self.config = config
+        if self._states is not None:
+            self._states.budget_bytes = config.kv_states_mb * 2**20
         if reload:
             self.cancel_all("model settings changed")
             self._executor.submit(self._load)
@@ -125,7 +146,7 @@ class Engine:
 
     def cancel_all(self, reason: str) -> None:
         with self._lock:
-            for token in self._inflight.values():
+            for token in [*self._inflight.values(), *self._warming]:
                 token.cancel(reason)
 
     def shutdown(self) -> None:
@@ -154,14 +175,17 @@ class Engine:
             return Completion("", offset)
         ctx = self.context_at(uri, offset)
         token = CancelToken()
+        self._last_offset[uri] = offset
         with self._lock:
+            for warming in self._warming:  # a request in hand beats a guess
+                warming.cancel("a completion request came")
             previous = self._inflight.get(uri)
             if previous is not None:
                 previous.cancel("superseded by a newer request")
             self._inflight[uri] = token
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._complete_on_worker, ctx, offset, token)
+            return await loop.run_in_executor(self._executor, self._complete_on_worker, uri, ctx, offset, token)
         except asyncio.CancelledError:
             token.cancel("cancelled by the client")
             raise
@@ -170,33 +194,102 @@ class Engine:
                 if self._inflight.get(uri) is token:
                     del self._inflight[uri]
 
-    def _complete_on_worker(self, ctx: CompletionContext, offset: int, cancel: CancelToken) -> Completion:
-        cancel.check()  # superseded while it waited for the worker
-        if self._backend is None or self._session is None:
-            raise self._load_error or ModelLoadError("no model is loaded")
+    def _rules(self, ctx: CompletionContext) -> StopRules:
         cfg = self.config.completion
-        rules = StopRules(
+        return StopRules(
             multiline=ctx.multiline,
             indent=ctx.indent,
             max_tokens=cfg.multiline_max_tokens if ctx.multiline else cfg.max_tokens,
             max_lines=cfg.max_lines,
             max_seconds=cfg.timeout_ms / 1000,
         )
+
+    def _prompt_tokens(self, backend: Backend, ctx: CompletionContext, rules: StopRules) -> list[int]:
         prompt = build_prompt(ctx, self._fim)
-        tokens = self._backend.tokenize(prompt.text, add_bos=prompt.add_bos)
-        tokens = fit_to_context(tokens, self._backend.info.context_length - rules.max_tokens - 1, prompt.add_bos)
-        generation = complete(self._session, tokens, rules, Sampler(cfg.temperature), cancel)
+        tokens = backend.tokenize(prompt.text, add_bos=prompt.add_bos)
+        return fit_to_context(tokens, backend.info.context_length - rules.max_tokens - 1, prompt.add_bos)
+
+    def _generate(self, uri: str, ctx: CompletionContext, rules: StopRules, cancel: CancelToken) -> Generation:
+        temperature = self.config.completion.temperature
+        if self._generator is not None:
+            return complete_text(self._generator, build_prompt(ctx, None).text, rules, temperature, cancel)
+        if self._backend is None or self._session is None or self._states is None:
+            raise self._load_error or ModelLoadError("no model is loaded")
+        tokens = self._prompt_tokens(self._backend, ctx, rules)
+        self._states.switch_to(uri)
+        return complete(self._session, tokens, rules, Sampler(temperature), cancel)
+
+    def _complete_on_worker(self, uri: str, ctx: CompletionContext, offset: int, cancel: CancelToken) -> Completion:
+        cancel.check()  # superseded while it waited for the worker
+        generation = self._generate(uri, ctx, self._rules(ctx), cancel)
         self.last_stats = generation.stats
         last_line_complete = generation.stats.stop_reason not in ("max_tokens", "deadline", "context")
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)
         return Completion(text, offset, ctx.line_prefix, ctx.multiline, generation.stats)
 
+    # -- per-document warmth ------------------------------------------------------------------------------
 
-def load_model(config: Config) -> Backend:
-    """Find the configured model file and load it with the configured backend."""
-    path = resolve_model_path(config.model)
-    return load_backend(config.backend, ModelSpec(str(path), config.context_length, config.threads))
+    def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
+        """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background, so that the next
+        request there is warm. Called on didOpen and on edits; skipped when the cursor has not moved far."""
+        if self._generator is not None or self.config.kv_states_mb <= 0 or not self.config.completion.enabled:
+            return None
+        try:
+            offset = len(self.documents.get(uri).text) if offset is None else offset
+            last = self._last_offset.get(uri)
+            if last is not None and abs(offset - last) < self.config.completion.prefix_chars // 2:
+                return None
+            ctx = self.context_at(uri, offset)
+        except SmallcoderError as exc:
+            log.debug("not warming %s: %s", uri, exc)
+            return None
+        self._last_offset[uri] = offset
+        token = CancelToken()
+        with self._lock:
+            self._warming.append(token)
+        return self._executor.submit(self._warm_on_worker, uri, ctx, token)
+
+    def _warm_on_worker(self, uri: str, ctx: CompletionContext, cancel: CancelToken) -> None:
+        try:
+            if cancel.cancelled or self._backend is None or self._session is None or self._states is None:
+                return
+            tokens = self._prompt_tokens(self._backend, ctx, self._rules(ctx))
+            self._states.switch_to(uri)
+            self._session.prefill(tokens, cancel)
+        except Cancelled:
+            pass
+        except SmallcoderError as exc:
+            log.debug("warming %s failed: %s", uri, exc)
+        finally:
+            with self._lock:
+                self._warming.remove(cancel)
+
+
+def load_model(config: Config) -> Backend | Generator:
+    """Load the configured model with the configured backend. When ``auto`` picked a runtime that cannot
+    load (not installed, out of memory), fall back to llama.cpp on the CPU with a warning."""
+    name = resolve_backend_name(config.backend)
+    try:
+        return load_backend(name, model_spec(config, name))
+    except (BackendUnavailable, DeviceMemoryError) as exc:
+        if config.backend != "auto" or name == "llama_cpp":
+            raise
+        log.warning("%s; falling back to llama_cpp", exc)
+        return load_backend("llama_cpp", model_spec(config, "llama_cpp"))
+
+
+def model_spec(config: Config, backend: str) -> ModelSpec:
+    """What ``backend`` loads for this config: a GGUF file, a Hugging Face folder, or a server URL."""
+    if backend == "remote":
+        if not config.remote_url:
+            raise ModelLoadError("backend 'remote' needs remoteUrl (e.g. http://127.0.0.1:8080)")
+        return ModelSpec(config.remote_url, config.context_length, timeout_s=config.remote_timeout_ms / 1000)
+    if backend in HF_BACKENDS:
+        from smallcoder_lsp.convert import hf_model_folder
+
+        return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
+    return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)
 
 
 def fit_to_context(tokens: list[int], limit: int, keep_first: bool) -> list[int]:

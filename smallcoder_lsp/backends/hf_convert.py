@@ -31,7 +31,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         raise ModelLoadError(f"transformers could not read {gguf_path}: {exc}") from exc
     # The weights are plain float32 tensors now; only the loader's bookkeeping still says "gguf".
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out_dir)

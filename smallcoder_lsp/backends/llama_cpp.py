@@ -21,6 +21,7 @@ from smallcoder_lsp.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
+
 @contextlib.contextmanager
 def silenced_native_output() -> Iterator[None]:
     """Point fds 1 and 2 at /dev/null while native code loads: stdout belongs to JSON-RPC."""

@@ -7,6 +7,7 @@ plain ``KVCache`` instead, so that ``trim_prompt_cache`` is always allowed and e
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -23,7 +24,8 @@ from smallcoder_lsp.errors import ModelLoadError
 class MlxBackend:
     def __init__(self, spec: ModelSpec) -> None:
         try:
-            self._model, wrapper = mlx_load(spec.path)
+            loaded = mlx_load(spec.path)
+            self._model, wrapper = loaded[0], loaded[1]
         except Exception as exc:
             raise ModelLoadError(f"mlx-lm could not load {spec.path}: {exc}") from exc
         self._tokenizer = getattr(wrapper, "_tokenizer", wrapper)
@@ -74,7 +76,7 @@ class MlxBackend:
     def load_state(self, state: SavedState) -> None:
         # mlx arrays are values: the live cache grows into new arrays, so the snapshot is never written into.
         cache = self._new_cache()
-        for c, (keys, values) in zip(cache, state.payload):
+        for c, (keys, values) in zip(cache, state.payload, strict=False):
             n = int(keys.shape[2])  # fresh slices: an in-place write after a trim must not reach the snapshot
             c.keys, c.values, c.offset = keys[:, :, :n, :], values[:, :, :n, :], n
         self._cache, self._n = cache, state.n_tokens
@@ -94,3 +96,10 @@ class _Namespace:
 
 def load(spec: ModelSpec) -> MlxBackend:
     return MlxBackend(spec)
+
+
+def quantize_folder(src: Path, dst: Path, bits: int) -> None:
+    """Write an MLX-quantized copy of a Hugging Face folder."""
+    from mlx_lm import convert as mlx_convert
+
+    mlx_convert(hf_path=str(src), mlx_path=str(dst), quantize=True, q_bits=bits)

@@ -40,7 +40,7 @@ class TorchBackend:
             torch.set_num_threads(spec.threads)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(spec.path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=self.dtype, local_files_only=True)
+            model: Any = AutoModelForCausalLM.from_pretrained(spec.path, dtype=self.dtype, local_files_only=True)
             self._model = model.to(self.device).eval()
         except Exception as exc:
             if is_out_of_memory(exc):
@@ -91,7 +91,11 @@ class TorchBackend:
         return self._logits.copy()
 
     def save_state(self) -> SavedState:
-        layers = [(layer.keys.clone(), layer.values.clone()) for layer in self._cache.layers if layer.keys is not None]
+        layers = []
+        for layer in self._cache.layers:
+            keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
+            if keys is not None and values is not None:  # k, v: [batch=1, kv_heads, n_cached, head_dim]
+                layers.append((keys.clone(), values.clone()))
         nbytes = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in layers)
         return SavedState(self._n, int(nbytes), layers)
 
