@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,6 +68,12 @@ def local_backend(name: str, request: pytest.FixtureRequest) -> Backend:
     backend = _loaded[name]
     backend.trim(0)
     return backend
+
+
+@pytest.fixture
+def load_local(request: pytest.FixtureRequest) -> Callable[[str], Backend | None]:
+    """Load a local backend by name (None when it is not installed)."""
+    return lambda name: local_backend(name, request) if installed(name) else None
 
 
 @pytest.fixture(params=list(LOCAL))
