@@ -13,8 +13,8 @@ import argparse
 import asyncio
 import statistics
 import sys
-import time
 import sysconfig
+import time
 from pathlib import Path
 
 from lsprotocol import types
