@@ -48,6 +48,41 @@ class SyntaxTree:
         return self._tree
 
 
+def error_spans(node: Node) -> list[tuple[int, int]]:
+    """Byte spans of the ERROR and MISSING nodes under ``node`` (MISSING ones are empty)."""
+    if not node.has_error:
+        return []
+    spans = [(node.start_byte, node.end_byte)] if node.is_error or node.is_missing else []
+    for child in node.children:
+        spans.extend(error_spans(child))
+    return spans
+
+
+def adds_errors(language_id: str, before: str, after: str, start: int, end: int) -> bool | None:
+    """Whether ``after`` (``before`` with its bytes [start, end) replaced by new text) has a syntax error that
+    ``before`` did not: one touching the new text, or one elsewhere that was not there already.
+
+    ``start`` and ``end`` are byte offsets; ``end`` counts in ``after``. None when there is no grammar.
+    """
+    parser = parser_for(language_id)
+    if parser is None:
+        return None
+    old = before.encode("utf-8", "surrogatepass")
+    new = after.encode("utf-8", "surrogatepass")
+    delta = len(new) - len(old)
+    known = set(error_spans(parser.parse(old).root_node))
+    for s, e in error_spans(parser.parse(new).root_node):
+        if e <= start:
+            moved = (s, e)
+        elif s >= end:
+            moved = (s - delta, e - delta)
+        else:
+            return True  # an error in, or across, the inserted text
+        if moved not in known:
+            return True
+    return False
+
+
 def count_errors(node: Node) -> int:
     """ERROR and MISSING nodes under ``node``, visiting only subtrees that contain one."""
     if not node.has_error:

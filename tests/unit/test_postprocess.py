@@ -1,6 +1,6 @@
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.extract import extract_context
-from smallcoder_lsp.postprocess import postprocess
+from smallcoder_lsp.postprocess import cut_loop, postprocess
 
 
 def ctx_at(text: str, marker: str = "<|>"):
@@ -65,7 +65,7 @@ def test_near_duplicate_of_the_line_above_is_cut():
 
 def test_brackets_left_open_at_the_line_end_are_closed():
     ctx = ctx_at("def f(n):\n    return max(n, abs(<|>\n")
-    assert postprocess("n - 1", ctx) == "n - 1"  # the completion opened nothing
+    assert postprocess("n - 1", ctx) == "n - 1))"  # closes what the line opened
     ctx = ctx_at("def f(n):\n    return <|>\n")
     assert postprocess("max(n, abs(n - 1", ctx) == "max(n, abs(n - 1))"
     assert postprocess("f(x, ", ctx) == ""  # unfinished argument list: nothing parses
@@ -74,3 +74,11 @@ def test_brackets_left_open_at_the_line_end_are_closed():
 def test_brackets_inside_strings_do_not_count():
     ctx = ctx_at("def f(n):\n    return <|>\n")
     assert postprocess('g(")(", n', ctx) == 'g(")(", n)'
+
+
+def test_a_loop_inside_a_line_is_cut_where_it_starts():
+    assert cut_loop("x = foo" + "(a)" * 12) == "x = foo"
+    ctx = ctx_at("def f(stuff):\n    if stuff[0] in (<|>\n")
+    assert "']', ']', ']'" not in postprocess("'^', " + "']', " * 20, ctx)
+    ctx = ctx_at("ZEROS = <|>\n")
+    assert postprocess("[0, 0, 0, 0, 0]", ctx) == "[0, 0, 0, 0, 0]"  # a short legitimate repeat stays
