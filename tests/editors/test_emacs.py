@@ -37,9 +37,7 @@ def test_completion_at_point_inserts_the_completion_and_shutdown_leaves_no_proce
         "SMALLCODER_FILE": str(source),
         "SMALLCODER_OUT": str(out),
     }
-    proc = subprocess.run(
-        [emacs, "--batch", "-l", str(DRIVE)], env=env, capture_output=True, text=True, timeout=300
-    )
+    proc = subprocess.run([emacs, "--batch", "-l", str(DRIVE)], env=env, capture_output=True, text=True, timeout=300)
     assert out.exists(), proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert "error" not in result, (result["error"], proc.stderr[-3000:])
