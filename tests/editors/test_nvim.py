@@ -119,3 +119,30 @@ def test_wrong_option_types_fall_back_to_defaults(notices: Callable[[str], list[
     )
     assert any("'max_restarts' must be a number" in m and "'settings.completion.maxTokens'" in m for m in seen), seen
     assert "3 48" in seen
+
+
+def test_a_server_that_keeps_crashing_is_restarted_a_bounded_number_of_times(
+    tmp_path: Path, notices: Callable[[str], list[str]], server_command: list[str]
+) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    crashing = json.dumps([*server_command, "--no-such-flag"])  # the real server, exiting at once with an error
+    seen = notices(
+        f"require('smallcoder').setup({{ cmd = vim.json.decode({json.dumps(crashing)}), max_restarts = 2 }}); "
+        f"vim.cmd.edit({json.dumps(str(source))}); "
+        "vim.wait(60000, function() return vim.iter(_G.seen):any(function(m) return m:find('not restarting') end) end)"
+    )
+    assert sum("); restarting it" in m for m in seen) == 2, seen
+    assert any("stopped 3 times" in m and "not restarting" in m for m in seen), seen
+
+
+def test_files_over_max_file_bytes_get_no_server(tmp_path: Path, notices: Callable[[str], list[str]]) -> None:
+    source = tmp_path / "big.py"
+    source.write_text("x = 1\n" * 100)
+    seen = notices(
+        "require('smallcoder').setup({ settings = { completion = { maxFileBytes = 100 } } }); "
+        f"vim.cmd.edit({json.dumps(str(source))}); "
+        "table.insert(_G.seen, 'clients: ' .. #require('smallcoder').clients())"
+    )
+    assert any("over completion.maxFileBytes" in m for m in seen), seen
+    assert "clients: 0" in seen
