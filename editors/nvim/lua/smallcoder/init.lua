@@ -38,15 +38,16 @@ end
 
 local function map_inline_keys(bufnr)
   local keys, inline = M.options.inline.keys, vim.lsp.inline_completion
+  local select = inline.select or inline.jump -- `jump` in early 0.12 development builds
   local actions = {
     accept = function()
       inline.get()
     end,
     next = function()
-      inline.select({ count = 1 })
+      select({ count = 1 })
     end,
     prev = function()
-      inline.select({ count = -1 })
+      select({ count = -1 })
     end,
   }
   for name, action in pairs(actions) do
