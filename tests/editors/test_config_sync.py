@@ -38,7 +38,7 @@ def field_docstrings() -> dict[tuple[str, str], str]:
                     and isinstance(after.value, ast.Constant)
                     and isinstance(after.value.value, str)
                 ):
-                    docs[(node.name, stmt.target.id)] = inspect.cleandoc(after.value.value)
+                    docs[(node.name, stmt.target.id)] = " ".join(after.value.value.split())
     return docs
 
 
