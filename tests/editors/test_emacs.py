@@ -44,7 +44,7 @@ def test_completion_at_point_inserts_the_completion_and_shutdown_leaves_no_proce
     assert result["state"] == "ready" and result["backend"] == "llama_cpp"
 
     text = result["text"]
-    assert text.startswith(SOURCE) and len(text) > len(SOURCE), text
+    assert text.startswith(SOURCE) and len(text) > len(SOURCE), (text, result.get("log"))
     inserted = text[len(SOURCE) :]
     assert "\n" in inserted, "expected a multi-line completion on an empty line in a function body"
     assert all(line.startswith("    ") for line in inserted.split("\n")[1:] if line), text

@@ -70,7 +70,7 @@ def test_accepting_the_menu_item_inserts_the_whole_indented_completion(session: 
 
 
 def test_inline_completion_request_returns_an_item_for_the_cursor_line(session: dict) -> None:
-    assert session["inline_error"] is None
+    assert session.get("inline_error") is None
     (item, *_) = session["inline"]["items"]
     assert item["range"]["start"] == {"line": 2, "character": 0}
     assert item["range"]["end"] == {"line": 2, "character": 4}

@@ -4,7 +4,9 @@
 (require 'eglot)
 (require 'json)
 (setq jsonrpc-default-request-timeout 120)
-(setq eglot-workspace-configuration '((:smallcoder . (:completion (:timeoutMs 30000)))))
+(setq eglot-sync-connect t eglot-connect-timeout 120)  ; a busy machine may take a while to answer `initialize'
+;; Generous generation time, so that a busy machine still gives a whole completion (tests never time speed).
+(setq-default eglot-workspace-configuration '((:smallcoder . (:completion (:timeoutMs 30000)))))
 
 (defun smallcoder-test-write (alist)
   (with-temp-file (getenv "SMALLCODER_OUT") (insert (json-encode alist))))
@@ -30,6 +32,9 @@
           (goto-char (point-max))
           (completion-at-point)
           (push (cons 'text (buffer-substring-no-properties (point-min) (point-max))) result)
+          (dolist (buffer (buffer-list))  ; the server's log, for a failing test to show
+            (when (string-match-p "stderr" (buffer-name buffer))
+              (push (cons 'log (with-current-buffer buffer (buffer-string))) result)))
           (set-buffer-modified-p nil)
           (eglot-shutdown server)
           (push (cons 'alive_after_shutdown (process-live-p process)) result)))

@@ -31,11 +31,20 @@ function M.check()
     return
   end
   health.ok("server found: " .. exe)
-  local version = vim.system({ exe, "--version" }, { text = true }):wait(10000)
+  -- The command up to its `serve` argument, with --version: works for `python -m smallcoder_lsp serve` too.
+  local version_cmd = { exe }
+  for i = 2, #options.cmd do
+    if options.cmd[i] == "serve" then
+      break
+    end
+    table.insert(version_cmd, options.cmd[i])
+  end
+  table.insert(version_cmd, "--version")
+  local version = vim.system(version_cmd, { text = true }):wait(30000)
   if version.code == 0 then
     health.ok("version: " .. vim.trim(version.stdout))
   else
-    health.warn(("`%s --version` failed: %s"):format(exe, vim.trim(version.stderr or "")))
+    health.warn(("`%s` failed: %s"):format(table.concat(version_cmd, " "), vim.trim(version.stderr or "")))
   end
   local client = smallcoder.clients()[1]
   if not client then
