@@ -84,8 +84,10 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("speedup_median", "load_average_1_5_15min_before_and_after")}))
     for r in results:
-        print(f"kv_states_mb={r['kv_states_mb']}: median first token {r['first_token_ms_median']} ms "
-              f"over {r['switches']} switches (prompt {r['prompt_tokens_median']}, reused {r['reused_tokens_median']})")  # fmt: skip
+        print(
+            f"kv_states_mb={r['kv_states_mb']}: median first token {r['first_token_ms_median']} ms over "
+            f"{r['switches']} switches (prompt {r['prompt_tokens_median']}, reused {r['reused_tokens_median']})"
+        )
 
 
 if __name__ == "__main__":

@@ -10,15 +10,16 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from smallcoder_lsp.backends import HF_BACKENDS, load_backend, resolve_backend_name
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
+from smallcoder_lsp.budget import Throughput, fit_blocks
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import DocumentStore
-from smallcoder_lsp.context.extract import CompletionContext, extract_context
+from smallcoder_lsp.context.extract import NONE, CompletionContext, ContextBlock, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
@@ -89,6 +90,7 @@ class Engine:
         self._warming: list[CancelToken] = []
         self._last_offset: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.throughput = Throughput()
 
     # -- model lifecycle -------------------------------------------------------------------------------
 
@@ -164,7 +166,9 @@ class Engine:
                 f"{uri} is {len(doc.text)} bytes, over maxFileBytes ({self.config.completion.max_file_bytes})"
             )
         cfg = self.config.completion
-        return extract_context(doc, offset, cfg.prefix_chars, cfg.suffix_chars)
+        others = [self.documents.get(uri) for uri in self.documents.uris() if uri != doc.uri]
+        prefix_chars = self.throughput.chars(cfg.prefix_tokens)
+        return extract_context(doc, offset, prefix_chars, self.throughput.chars(cfg.suffix_tokens), others)
 
     async def complete(self, uri: str, offset: int, *, invoked: bool = False) -> Completion:
         """Complete at byte ``offset`` of ``uri``. An older request for the same document is superseded.
@@ -174,6 +178,9 @@ class Engine:
         if not self.config.completion.enabled:
             return Completion("", offset)
         ctx = self.context_at(uri, offset)
+        if ctx.mode == NONE:
+            log.debug("no completion at %s:%d: %s", uri, offset, ctx.reason)
+            return Completion("", offset, ctx.line_prefix)
         token = CancelToken()
         self._last_offset[uri] = offset
         with self._lock:
@@ -185,7 +192,8 @@ class Engine:
             self._inflight[uri] = token
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._complete_on_worker, uri, ctx, offset, token)
+            worker = self._complete_on_worker
+            return await loop.run_in_executor(self._executor, worker, uri, ctx, offset, invoked, token)
         except asyncio.CancelledError:
             token.cancel("cancelled by the client")
             raise
@@ -204,25 +212,39 @@ class Engine:
             max_seconds=cfg.timeout_ms / 1000,
         )
 
-    def _prompt_tokens(self, backend: Backend, ctx: CompletionContext, rules: StopRules) -> list[int]:
-        prompt = build_prompt(ctx, self._fim)
-        tokens = backend.tokenize(prompt.text, add_bos=prompt.add_bos)
-        return fit_to_context(tokens, backend.info.context_length - rules.max_tokens - 1, prompt.add_bos)
+    def _prompt_tokens(self, backend: Backend, ctx: CompletionContext, rules: StopRules, invoked: bool) -> list[int]:
+        cfg = self.config.completion
+        limit = backend.info.context_length - rules.max_tokens - 1
 
-    def _generate(self, uri: str, ctx: CompletionContext, rules: StopRules, cancel: CancelToken) -> Generation:
+        def tokenize(blocks: Sequence[ContextBlock]) -> list[int]:
+            prompt = build_prompt(ctx, self._fim, blocks)
+            return fit_to_context(backend.tokenize(prompt.text, add_bos=prompt.add_bos), limit, prompt.add_bos)
+
+        # An explicit request waits for the richest prompt; an automatic one must answer fast.
+        budget = None if invoked else int(self.throughput.prefill_tok_s * cfg.first_token_target_ms / 1000)
+        cached = self._session.tokens if self._session is not None else []
+        return fit_blocks(ctx, cached, tokenize, budget)
+
+    def _generate(
+        self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool, cancel: CancelToken
+    ) -> Generation:
         temperature = self.config.completion.temperature
         if self._generator is not None:
             return complete_text(self._generator, build_prompt(ctx, None).text, rules, temperature, cancel)
-        if self._backend is None or self._session is None or self._states is None:
+        backend, session, states = self._backend, self._session, self._states
+        if backend is None or session is None or states is None:
             raise self._load_error or ModelLoadError("no model is loaded")
-        tokens = self._prompt_tokens(self._backend, ctx, rules)
-        self._states.switch_to(uri)
-        return complete(self._session, tokens, rules, Sampler(temperature), cancel)
+        states.switch_to(uri)  # first: the budget counts what this document's cache lacks
+        tokens = self._prompt_tokens(backend, ctx, rules, invoked)
+        return complete(session, tokens, rules, Sampler(temperature), cancel)
 
-    def _complete_on_worker(self, uri: str, ctx: CompletionContext, offset: int, cancel: CancelToken) -> Completion:
+    def _complete_on_worker(
+        self, uri: str, ctx: CompletionContext, offset: int, invoked: bool, cancel: CancelToken
+    ) -> Completion:
         cancel.check()  # superseded while it waited for the worker
-        generation = self._generate(uri, ctx, self._rules(ctx), cancel)
+        generation = self._generate(uri, ctx, self._rules(ctx), invoked, cancel)
         self.last_stats = generation.stats
+        self.throughput.observe(generation.stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
         last_line_complete = generation.stats.stop_reason not in ("max_tokens", "deadline", "context")
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)
@@ -237,8 +259,8 @@ class Engine:
             return None
         try:
             offset = len(self.documents.get(uri).text) if offset is None else offset
-            last = self._last_offset.get(uri)
-            if last is not None and abs(offset - last) < self.config.completion.prefix_chars // 2:
+            last, near = self._last_offset.get(uri), self.throughput.chars(self.config.completion.prefix_tokens) // 2
+            if last is not None and abs(offset - last) < near:
                 return None
             ctx = self.context_at(uri, offset)
         except SmallcoderError as exc:
@@ -254,8 +276,8 @@ class Engine:
         try:
             if cancel.cancelled or self._backend is None or self._session is None or self._states is None:
                 return
-            tokens = self._prompt_tokens(self._backend, ctx, self._rules(ctx))
             self._states.switch_to(uri)
+            tokens = self._prompt_tokens(self._backend, ctx, self._rules(ctx), invoked=True)
             self._session.prefill(tokens, cancel)
         except Cancelled:
             pass

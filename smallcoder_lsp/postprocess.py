@@ -6,15 +6,20 @@ drop what repeats the text after the cursor, drop repetition loops, and keep onl
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from smallcoder_lsp.context.extract import CompletionContext
-from smallcoder_lsp.context.syntax import block_probe, error_count
+from smallcoder_lsp.context.syntax import adds_errors, block_probe
 from smallcoder_lsp.decode.stopping import indent_width
 
 
 def postprocess(text: str, ctx: CompletionContext, *, last_line_complete: bool = True) -> str:
     text = trim_to_block(text, ctx, last_line_complete=last_line_complete)
     text = drop_suffix_overlap(text, ctx)
-    text = drop_repeated_lines(text)
+    text = drop_repeated_lines(text, ctx)
+    text = cut_loop(text)
+    text = balance_brackets(text, ctx)
     return keep_parseable(text, ctx)
 
 
@@ -56,39 +61,99 @@ def drop_suffix_overlap(text: str, ctx: CompletionContext) -> str:
     return text
 
 
-def drop_repeated_lines(text: str) -> str:
-    """Cut a completion where a non-trivial line repeats the line above it (a small model's loop)."""
+NEAR_DUPLICATE = 0.9
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    a, b = a.strip(), b.strip()
+    if len(a) <= 3 or len(b) <= 3:
+        return False
+    return a == b or (min(len(a), len(b)) > 10 and difflib.SequenceMatcher(None, a, b).ratio() >= NEAR_DUPLICATE)
+
+
+def drop_repeated_lines(text: str, ctx: CompletionContext) -> str:
+    """Cut a completion where a line (nearly) repeats the line above it: a small model's loop. The first
+    line is compared with the document line above the cursor."""
+    above = ctx.prefix.rsplit("\n", 2)[-2] if ctx.prefix.count("\n") >= 1 else ""
     lines = text.split("\n")
+    if _near_duplicate(ctx.line_prefix + lines[0], above):
+        return ""
     for i in range(1, len(lines)):
-        if lines[i].strip() and len(lines[i].strip()) > 3 and lines[i].strip() == lines[i - 1].strip():
+        if _near_duplicate(lines[i], lines[i - 1]):
             return "\n".join(lines[:i]).rstrip()
     return text
 
 
-def _adds_no_error(ctx: CompletionContext, text: str, before: int) -> bool:
-    after = error_count(ctx.language_id, ctx.prefix + text + ctx.suffix)
-    if after is not None and after <= before:
-        return True
+LOOP = re.compile(r"(.{3,}?)\1{7,}")
+
+
+def cut_loop(text: str) -> str:
+    """Cut where the model started repeating one unit eight or more times in a row (``', ']', ']', ...``)."""
+    for match in LOOP.finditer(text):
+        if any(ch.isalnum() or ch in "'\"" for ch in match.group(1)):
+            return text[: match.start()].rstrip().rstrip(",")
+    return text
+
+
+PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(text: str) -> list[str] | None:
+    """Brackets ``text`` opens and does not close (strings skipped); None if it closes one it did not open."""
+    stack: list[str] = []
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in PAIRS:
+            stack.append(PAIRS[ch])
+        elif ch in PAIRS.values() and (not stack or stack.pop() != ch):
+            return None
+    return stack
+
+
+def balance_brackets(text: str, ctx: CompletionContext) -> str:
+    """Close, at the end of a single-line completion at a line end, the brackets its line opened and left
+    open: the model stopped at the line end before closing them."""
+    if ctx.multiline or not text.strip() or text.rstrip().endswith((",", "(", "[", "{", "\\")):
+        return text
+    opened = _unclosed(ctx.line_prefix + text)
+    if not opened or ctx.line_suffix.strip():
+        return text  # with text after the cursor, the parse check decides
+    return text + "".join(reversed(opened))
+
+
+def _adds_no_error(ctx: CompletionContext, text: str) -> bool | None:
+    """Whether inserting ``text`` at the cursor keeps the window free of new syntax errors (None: no grammar).
+
+    A completion ending in a block opener (``for x in y:``) is judged with a placeholder body after it.
+    """
+    at = len(ctx.prefix.encode("utf-8", "surrogatepass"))
     probe = block_probe(ctx.language_id)
     if probe and text.rstrip().endswith(":"):
         last = text.rstrip().split("\n")[-1]
         base = ctx.line_prefix + last if "\n" not in text else last
-        body = "\n" + " " * (indent_width(base) + 4) + probe
-        probed = error_count(ctx.language_id, ctx.prefix + text + body + ctx.suffix)
-        return probed is not None and probed <= before
-    return False
+        text = text + "\n" + " " * (indent_width(base) + 4) + probe
+    end = at + len(text.encode("utf-8", "surrogatepass"))
+    added = adds_errors(ctx.language_id, ctx.prefix + ctx.suffix, ctx.prefix + text + ctx.suffix, at, end)
+    return None if added is None else not added
 
 
 def keep_parseable(text: str, ctx: CompletionContext) -> str:
     """The longest run of whole lines of ``text`` that adds no ERROR or MISSING node; "" if none does."""
     if not text.strip():
         return ""
-    before = error_count(ctx.language_id, ctx.prefix + ctx.suffix)
-    if before is None:
-        return text  # no grammar: nothing to check against
     lines = text.split("\n")
     for n in range(len(lines), 0, -1):
         candidate = "\n".join(lines[:n]).rstrip()
-        if candidate.strip() and _adds_no_error(ctx, candidate, before):
+        if not candidate.strip():
+            continue
+        ok = _adds_no_error(ctx, candidate)
+        if ok is None:
+            return text  # no grammar: nothing to check against
+        if ok:
             return candidate
     return ""

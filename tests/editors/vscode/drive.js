@@ -1,0 +1,77 @@
+// Drives code-server (the VS Code 1.100 web UI) in headless Chromium for tests/editors/test_vscode_ghost_text.py:
+// opens a file, types at the end of a line, waits for ghost text, screenshots it, accepts it with Tab, saves.
+// Usage: node drive.js URL FILE_NAME LINE TEXT SCREENSHOT.png  (prints one JSON line with what it saw)
+const puppeteer = require('puppeteer-core');
+
+const [url, fileName, line, text, screenshot] = process.argv.slice(2);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function chord(page, modifier, key) {
+  await page.keyboard.down(modifier);
+  await page.keyboard.press(key);
+  await page.keyboard.up(modifier);
+}
+
+async function ghostText(page) {
+  const parts = await page.$$eval('[class*="ghost-text"]', (els) => els.map((e) => e.textContent));
+  return parts.join('').replace(/\u00a0/g, ' ');
+}
+
+async function statusBar(page) {
+  const items = await page.$$eval('.statusbar-item', (els) => els.map((e) => e.textContent));
+  return items.filter((t) => t.includes('SmallCoder')).join(' | ');
+}
+
+(async () => {
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--window-size=1280,800'],
+  });
+  const seen = {};
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.goto(url, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('.monaco-workbench', { timeout: 120000 });
+    await sleep(5000);
+    await chord(page, 'Control', 'p');
+    await sleep(1500);
+    await page.keyboard.type(fileName);
+    await sleep(1500);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.monaco-editor .view-lines', { timeout: 60000 });
+    // Wait for the model to load (the status bar says the backend once it is ready).
+    for (let i = 0; i < 240 && !(await statusBar(page)).includes('llama_cpp'); i++) {
+      await sleep(500);
+    }
+    seen.statusBeforeTyping = await statusBar(page);
+    await chord(page, 'Control', 'g');
+    await sleep(800);
+    await page.keyboard.type(String(line));
+    await page.keyboard.press('Enter');
+    await sleep(500);
+    await page.keyboard.press('End');
+    await page.keyboard.type(text, { delay: 150 });
+    for (let i = 0; i < 120 && !(await ghostText(page)).trim(); i++) {
+      if (i % 20 === 19) {
+        await chord(page, 'Alt', 'Backslash'); // editor.action.inlineSuggest.trigger
+      }
+      await sleep(500);
+    }
+    seen.ghost = await ghostText(page);
+    await sleep(1000); // the status bar picks up the latency after the answer
+    seen.status = await statusBar(page);
+    await page.screenshot({ path: screenshot });
+    await page.keyboard.press('Tab');
+    await sleep(1000);
+    seen.ghostAfterTab = await ghostText(page);
+    await chord(page, 'Control', 's');
+    await sleep(1500);
+  } catch (error) {
+    seen.error = String(error && error.stack ? error.stack : error);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(seen));
+})();
