@@ -105,7 +105,7 @@ def availability(profile: Profile, backend: str) -> tuple[bool, str]:
 def choose_backend(setting: str, profile: Profile) -> tuple[str, str]:
     """The backend for ``setting`` on ``profile``, and the reason."""
     if setting != "auto":
-        return setting, f"set explicitly (backend = {setting})"
+        return setting, f"backend = {setting} was set explicitly"
     if profile.apple_silicon and availability(profile, "mlx")[0]:
         return "mlx", "Apple Silicon with Metal, and mlx is installed"
     if profile.cuda and availability(profile, "torch")[0]:

@@ -29,7 +29,7 @@ def test_auto_follows_the_design_table(prof, expected):
 
 
 def test_an_explicit_setting_wins_and_remote_is_never_automatic():
-    assert hardware.choose_backend("torch", profile()) == ("torch", "set explicitly (backend = torch)")
+    assert hardware.choose_backend("torch", profile()) == ("torch", "backend = torch was set explicitly")
     assert all(hardware.choose_backend("auto", p)[0] != "remote" for p in (profile(), profile(apple=True)))
 
 
