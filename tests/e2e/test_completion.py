@@ -92,7 +92,11 @@ async def test_cancel_request_is_honoured_and_the_server_keeps_serving(client: L
         position=end_of(big),
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
     )
-    future = client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="to-cancel")
+    # pytest-lsp sends a request only once its coroutine runs: start it before cancelling it.
+    future = asyncio.ensure_future(
+        client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="to-cancel")
+    )
+    await asyncio.sleep(0.2)
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
     try:
         result = await future
