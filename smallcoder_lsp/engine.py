@@ -69,6 +69,8 @@ class Engine:
         self.on_status = on_status
         self.status = ModelStatus("loading")
         self.last_stats: GenerationStats | None = None
+        self.last_raw_text = ""
+        """The model's text for ``last_stats``, before postprocessing (the bench checks its syntax)."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallcoder-model")
         self._backend: Backend | None = None
         self._session: Session | None = None
@@ -185,8 +187,10 @@ class Engine:
         prompt = build_prompt(ctx, self._fim)
         tokens = self._backend.tokenize(prompt.text, add_bos=prompt.add_bos)
         tokens = fit_to_context(tokens, self._backend.info.context_length - rules.max_tokens - 1, prompt.add_bos)
+        if not cfg.reuse_cache:
+            self._session.reset()
         generation = complete(self._session, tokens, rules, Sampler(cfg.temperature), cancel)
-        self.last_stats = generation.stats
+        self.last_stats, self.last_raw_text = generation.stats, generation.text
         last_line_complete = generation.stats.stop_reason not in ("max_tokens", "deadline", "context")
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)
