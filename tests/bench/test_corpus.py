@@ -66,7 +66,9 @@ def test_keystrokes_bring_auto_indent_and_retype_the_body():
 
 
 def test_sessions_cut_bodies_out_of_real_files():
-    source = 'def f(a):\n    """Doc."""\n    b = a + 1\n    return b * 2 + a - 3 + len(str(a))\n\n\ndef g():\n    pass\n'
+    source = (
+        'def f(a):\n    """Doc."""\n    b = a + 1\n    return b * 2 + a - 3 + len(str(a))\n\n\ndef g():\n    pass\n'
+    )
     (session,) = sessions_from_source("m.py", source)
     assert session.name == "m.py:f" and session.body == "    b = a + 1\n    return b * 2 + a - 3 + len(str(a))"
     assert session.before + session.body + session.after == source

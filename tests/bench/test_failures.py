@@ -43,7 +43,9 @@ def plan_with(tmp_path, **kwargs) -> Plan:
     script = tmp_path / "crash.py"
     script.write_text(CRASHING_SERVER)
     sessions = tuple(load_sessions(120, ("colorsys.py.txt",)))
-    return Plan(0.01, tuple(task_paths(("fibonacci", "cc_mean"))), sessions, command=(sys.executable, str(script)), **kwargs)
+    return Plan(
+        0.01, tuple(task_paths(("fibonacci", "cc_mean"))), sessions, command=(sys.executable, str(script)), **kwargs
+    )
 
 
 def test_a_server_that_crashes_mid_replay_fails_the_stage_with_its_reason(tmp_path):
