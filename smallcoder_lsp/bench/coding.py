@@ -53,8 +53,9 @@ def score_task(task: Task, record: TaskRecord) -> None:
     if record.error:
         record.reason = record.error
         return
-    record.shown_valid = parses(task.prompt + record.shown + task.suffix)
-    record.raw_valid = parses(task.prompt + record.raw + task.suffix)
+    # Nothing shown is nothing to check (as in the typing replay).
+    record.shown_valid = parses(task.prompt + record.shown + task.suffix) if record.shown else None
+    record.raw_valid = parses(task.prompt + record.raw + task.suffix) if record.raw.strip() else None
     record.keyword_score = keyword_score(task, record.shown)
     if task.tests:
         result = run_python(task.program(record.shown), timeout=TEST_TIMEOUT)
