@@ -30,11 +30,15 @@ class CompletionConfig:
     max_lines: int = field(default=8, metadata={"min": 1, "max": 200})
     """Most lines in a multi-line completion."""
 
-    prefix_chars: int = field(default=3000, metadata={"min": 64, "max": 200_000})
-    """Characters of text before the cursor given to the model (the window snaps to whole lines)."""
+    prefix_tokens: int = field(default=1024, metadata={"min": 16, "max": 65_536})
+    """Model tokens of text before the cursor in the prompt (the window snaps to whole lines)."""
 
-    suffix_chars: int = field(default=1000, metadata={"min": 0, "max": 200_000})
-    """Characters of text after the cursor used to trim the completion (and by FIM models as context)."""
+    suffix_tokens: int = field(default=256, metadata={"min": 0, "max": 65_536})
+    """Model tokens of text after the cursor, used to trim the completion (and by FIM models as context)."""
+
+    first_token_target_ms: int = field(default=200, metadata={"min": 10, "max": 60_000})
+    """Automatic requests drop extra context (other files, imports, scopes) when the tokens not yet cached
+    would take longer than this to evaluate at the measured prefill rate."""
 
     temperature: float = field(default=0.0, metadata={"min": 0.0, "max": 2.0})
     """Sampling temperature; 0 is greedy, which is what completion wants."""

@@ -10,15 +10,16 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from smallcoder_lsp.backends import load_backend, resolve_backend_name
 from smallcoder_lsp.backends.base import Backend, ModelSpec
+from smallcoder_lsp.budget import Throughput, fit_blocks
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import DocumentStore
-from smallcoder_lsp.context.extract import CompletionContext, extract_context
+from smallcoder_lsp.context.extract import NONE, CompletionContext, ContextBlock, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
@@ -78,6 +79,7 @@ class Engine:
         self._load_error: SmallcoderError | None = None
         self._inflight: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
+        self.throughput = Throughput()
 
     # -- model lifecycle -------------------------------------------------------------------------------
 
@@ -145,7 +147,9 @@ class Engine:
                 f"{uri} is {len(doc.text)} bytes, over maxFileBytes ({self.config.completion.max_file_bytes})"
             )
         cfg = self.config.completion
-        return extract_context(doc, offset, cfg.prefix_chars, cfg.suffix_chars)
+        others = [self.documents.get(uri) for uri in self.documents.uris() if uri != doc.uri]
+        prefix_chars = self.throughput.chars(cfg.prefix_tokens)
+        return extract_context(doc, offset, prefix_chars, self.throughput.chars(cfg.suffix_tokens), others)
 
     async def complete(self, uri: str, offset: int, *, invoked: bool = False) -> Completion:
         """Complete at byte ``offset`` of ``uri``. An older request for the same document is superseded.
@@ -155,6 +159,9 @@ class Engine:
         if not self.config.completion.enabled:
             return Completion("", offset)
         ctx = self.context_at(uri, offset)
+        if ctx.mode == NONE:
+            log.debug("no completion at %s:%d: %s", uri, offset, ctx.reason)
+            return Completion("", offset, ctx.line_prefix)
         token = CancelToken()
         with self._lock:
             previous = self._inflight.get(uri)
@@ -163,7 +170,7 @@ class Engine:
             self._inflight[uri] = token
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._complete_on_worker, ctx, offset, token)
+            return await loop.run_in_executor(self._executor, self._complete_on_worker, ctx, offset, invoked, token)
         except asyncio.CancelledError:
             token.cancel("cancelled by the client")
             raise
@@ -172,9 +179,12 @@ class Engine:
                 if self._inflight.get(uri) is token:
                     del self._inflight[uri]
 
-    def _complete_on_worker(self, ctx: CompletionContext, offset: int, cancel: CancelToken) -> Completion:
+    def _complete_on_worker(
+        self, ctx: CompletionContext, offset: int, invoked: bool, cancel: CancelToken
+    ) -> Completion:
         cancel.check()  # superseded while it waited for the worker
-        if self._backend is None or self._session is None:
+        backend, session = self._backend, self._session
+        if backend is None or session is None:
             raise self._load_error or ModelLoadError("no model is loaded")
         cfg = self.config.completion
         rules = StopRules(
@@ -184,13 +194,20 @@ class Engine:
             max_lines=cfg.max_lines,
             max_seconds=cfg.timeout_ms / 1000,
         )
-        prompt = build_prompt(ctx, self._fim)
-        tokens = self._backend.tokenize(prompt.text, add_bos=prompt.add_bos)
-        tokens = fit_to_context(tokens, self._backend.info.context_length - rules.max_tokens - 1, prompt.add_bos)
-        if not cfg.reuse_cache:
-            self._session.reset()
-        generation = complete(self._session, tokens, rules, Sampler(cfg.temperature), cancel)
+        limit = backend.info.context_length - rules.max_tokens - 1
+
+        def tokenize(blocks: Sequence[ContextBlock]) -> list[int]:
+            prompt = build_prompt(ctx, self._fim, blocks)
+            return fit_to_context(backend.tokenize(prompt.text, add_bos=prompt.add_bos), limit, prompt.add_bos)
+
+        # An explicit request waits for the richest prompt; an automatic one must answer fast.
+        budget = None if invoked else int(self.throughput.prefill_tok_s * cfg.first_token_target_ms / 1000)
+        tokens = fit_blocks(ctx, session.tokens, tokenize, budget)
+        if not cfg.reuse_cache:  # the bench's naive baseline: the same prompt, from an empty cache
+            session.reset()
+        generation = complete(session, tokens, rules, Sampler(cfg.temperature), cancel)
         self.last_stats, self.last_raw_text = generation.stats, generation.text
+        self.throughput.observe(generation.stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
         last_line_complete = generation.stats.stop_reason not in ("max_tokens", "deadline", "context")
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)

@@ -6,6 +6,8 @@ drop what repeats the text after the cursor, drop repetition loops, and keep onl
 
 from __future__ import annotations
 
+import difflib
+
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.context.syntax import block_probe, error_count
 from smallcoder_lsp.decode.stopping import indent_width
@@ -14,7 +16,8 @@ from smallcoder_lsp.decode.stopping import indent_width
 def postprocess(text: str, ctx: CompletionContext, *, last_line_complete: bool = True) -> str:
     text = trim_to_block(text, ctx, last_line_complete=last_line_complete)
     text = drop_suffix_overlap(text, ctx)
-    text = drop_repeated_lines(text)
+    text = drop_repeated_lines(text, ctx)
+    text = balance_brackets(text, ctx)
     return keep_parseable(text, ctx)
 
 
@@ -56,13 +59,58 @@ def drop_suffix_overlap(text: str, ctx: CompletionContext) -> str:
     return text
 
 
-def drop_repeated_lines(text: str) -> str:
-    """Cut a completion where a non-trivial line repeats the line above it (a small model's loop)."""
+NEAR_DUPLICATE = 0.9
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    a, b = a.strip(), b.strip()
+    if len(a) <= 3 or len(b) <= 3:
+        return False
+    return a == b or (min(len(a), len(b)) > 10 and difflib.SequenceMatcher(None, a, b).ratio() >= NEAR_DUPLICATE)
+
+
+def drop_repeated_lines(text: str, ctx: CompletionContext) -> str:
+    """Cut a completion where a line (nearly) repeats the line above it: a small model's loop. The first
+    line is compared with the document line above the cursor."""
+    above = ctx.prefix.rsplit("\n", 2)[-2] if ctx.prefix.count("\n") >= 1 else ""
     lines = text.split("\n")
+    if _near_duplicate(ctx.line_prefix + lines[0], above):
+        return ""
     for i in range(1, len(lines)):
-        if lines[i].strip() and len(lines[i].strip()) > 3 and lines[i].strip() == lines[i - 1].strip():
+        if _near_duplicate(lines[i], lines[i - 1]):
             return "\n".join(lines[:i]).rstrip()
     return text
+
+
+PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(text: str) -> list[str] | None:
+    """Brackets ``text`` opens and does not close (strings skipped); None if it closes one it did not open."""
+    stack: list[str] = []
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in PAIRS:
+            stack.append(PAIRS[ch])
+        elif ch in PAIRS.values() and (not stack or stack.pop() != ch):
+            return None
+    return stack
+
+
+def balance_brackets(text: str, ctx: CompletionContext) -> str:
+    """Close, at the end of a single-line completion at a line end, the brackets it opened and left open:
+    the model stopped at the line end before closing them."""
+    if ctx.multiline or not text.strip() or text.rstrip().endswith((",", "(", "[", "{", "\\")):
+        return text
+    opened = _unclosed(text)
+    if not opened or ctx.line_suffix.strip():
+        return text  # with text after the cursor, the parse check decides
+    return text + "".join(reversed(opened))
 
 
 def _adds_no_error(ctx: CompletionContext, text: str, before: int) -> bool:

@@ -7,10 +7,10 @@ start stays the same while the user types: only its end changes between keystrok
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from smallcoder_lsp.context.extract import CompletionContext
+from smallcoder_lsp.context.extract import CompletionContext, ContextBlock
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,17 @@ class Prompt:
     add_bos: bool = True
 
 
-def build_prompt(ctx: CompletionContext, fim: FimTemplate | None) -> Prompt:
+def build_prompt(
+    ctx: CompletionContext, fim: FimTemplate | None, blocks: Sequence[ContextBlock] | None = None
+) -> Prompt:
+    """The prompt text: extra context blocks, then the prefix window (and for FIM models, the suffix).
+
+    ``blocks`` defaults to all of the context's blocks; the engine passes fewer to fit its token budget.
+    """
+    header = "".join(block.text + "\n\n" for block in (ctx.blocks if blocks is None else blocks))
+    prefix = header + ctx.prefix
     if fim is None:
-        return Prompt(ctx.prefix)
+        return Prompt(prefix)
     if fim.order == "spm":
-        return Prompt(f"{fim.suffix}{ctx.suffix}{fim.prefix}{ctx.prefix}{fim.middle}")
-    return Prompt(f"{fim.prefix}{ctx.prefix}{fim.suffix}{ctx.suffix}{fim.middle}")
+        return Prompt(f"{fim.suffix}{ctx.suffix}{fim.prefix}{prefix}{fim.middle}")
+    return Prompt(f"{fim.prefix}{prefix}{fim.suffix}{ctx.suffix}{fim.middle}")

@@ -9,6 +9,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from tree_sitter import Point, Tree
+
+from smallcoder_lsp.context.syntax import SyntaxTree
 from smallcoder_lsp.errors import DocumentError, PositionError
 
 
@@ -28,9 +31,20 @@ class Document:
     version: int
     text: bytes
     line_starts: list[int] = field(default_factory=list)
+    syntax: SyntaxTree = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.line_starts = [0, *_line_starts(self.text)]
+        self.syntax = SyntaxTree(self.language_id)
+
+    @property
+    def tree(self) -> Tree | None:
+        """The current syntax tree (reparsed incrementally if edits came since), or None without a grammar."""
+        return self.syntax.tree(self.text)
+
+    def point(self, offset: int) -> Point:
+        line = self.line_of(offset)
+        return Point(line, offset - self.line_starts[line])
 
     @property
     def line_count(self) -> int:
@@ -64,10 +78,13 @@ class Document:
         if not 0 <= start <= end <= len(self.text):
             raise PositionError(f"edit [{start}, {end}) is outside the document ({len(self.text)} bytes)")
         first, last = self.line_of(start), self.line_of(end)
+        start_point, old_end_point = self.point(start), self.point(end)
         delta = len(new_text) - (end - start)
         self.text = self.text[:start] + new_text + self.text[end:]
         tail = [s + delta for s in self.line_starts[last + 1 :]]
         self.line_starts[first + 1 :] = _line_starts(new_text, start) + tail
+        new_end = start + len(new_text)
+        self.syntax.edit(start, end, new_end, (start_point, old_end_point, self.point(new_end)))
 
 
 class DocumentStore:

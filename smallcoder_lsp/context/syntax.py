@@ -1,37 +1,51 @@
-"""tree-sitter parsing of a text window, to check that a completion adds no syntax error."""
+"""tree-sitter trees: one per open document, edited incrementally and reparsed on demand; and syntax-error
+counting, to check that a completion adds no error."""
 
 from __future__ import annotations
 
 import functools
-import importlib
-from dataclasses import dataclass
 
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node, Parser, Point, Tree
 
+from smallcoder_lsp.context.languages import grammar_for, language_spec
 
-@dataclass(frozen=True)
-class Grammar:
-    module: str
-    """PyPI grammar package exposing ``language()``."""
-    block_probe: str = ""
-    """A statement that may stand as a block body, used to accept a completion ending in a block opener."""
-
-
-GRAMMARS: dict[str, Grammar] = {
-    "python": Grammar("tree_sitter_python", block_probe="pass"),
-}
+# Documents larger than this get no tree: reparsing a multi-megabyte flat file costs hundreds of milliseconds
+# per keystroke. They fall back to indentation rules, and completions are still checked on their windows.
+MAX_TREE_BYTES = 1_000_000
 
 
 @functools.cache
 def parser_for(language_id: str) -> Parser | None:
-    grammar = GRAMMARS.get(language_id)
-    if grammar is None:
-        return None
-    try:
-        module = importlib.import_module(grammar.module)
-    except ImportError:
-        return None
-    return Parser(Language(module.language()))
+    grammar = grammar_for(language_id)
+    return Parser(grammar) if grammar is not None else None
+
+
+class SyntaxTree:
+    """A document's tree, kept in step with its edits. ``tree.edit`` is applied at once (cheap); the reparse
+    waits until someone asks for the tree."""
+
+    def __init__(self, language_id: str) -> None:
+        self.parser = parser_for(language_id)
+        self._tree: Tree | None = None
+        self._stale = True
+
+    @property
+    def available(self) -> bool:
+        return self.parser is not None
+
+    def edit(self, start: int, old_end: int, new_end: int, points: tuple[Point, Point, Point]) -> None:
+        if self._tree is not None:
+            self._tree.edit(start, old_end, new_end, *points)
+        self._stale = True
+
+    def tree(self, text: bytes) -> Tree | None:
+        if self.parser is None or len(text) > MAX_TREE_BYTES:
+            self._tree = None
+            return None
+        if self._stale or self._tree is None:
+            self._tree = self.parser.parse(text, self._tree) if self._tree is not None else self.parser.parse(text)
+            self._stale = False
+        return self._tree
 
 
 def count_errors(node: Node) -> int:
@@ -51,5 +65,4 @@ def error_count(language_id: str, source: str) -> int | None:
 
 
 def block_probe(language_id: str) -> str:
-    grammar = GRAMMARS.get(language_id)
-    return grammar.block_probe if grammar else ""
+    return language_spec(language_id).block_probe

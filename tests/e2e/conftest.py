@@ -23,11 +23,15 @@ async def wait_until_loaded(client: LanguageClient, timeout: float = 120.0) -> d
     raise TimeoutError("the model did not load")
 
 
+# The generation deadline is a latency feature (unit-tested); here a busy machine must not change the answers.
+PATIENT = {"completion": {"timeoutMs": 60_000}}
+
+
 async def start_session(client: LanguageClient, caps: str, options: dict[str, Any] | None = None) -> None:
     # Editors' status bars listen to this; the tests poll smallcoder/status instead.
     client.feature("smallcoder/statusChanged")(lambda *_: None)
     result = await client.initialize_session(
-        types.InitializeParams(capabilities=CLIENTS[caps](), initialization_options=options or {})
+        types.InitializeParams(capabilities=CLIENTS[caps](), initialization_options={**PATIENT, **(options or {})})
     )
     client.position_encoding = str(result.capabilities.position_encoding or "utf-16")  # type: ignore[attr-defined]
 

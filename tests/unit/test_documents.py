@@ -62,3 +62,47 @@ def test_incremental_line_index_equals_a_fresh_one(initial, changes):
         end = min(start + length, len(doc.text))
         doc.apply_edit(start, end, new.encode())
         assert doc.line_starts == Document(doc.uri, "python", 1, doc.text).line_starts
+
+
+def node_spans(node) -> list[tuple[str, int, int]]:
+    spans = [(node.type, node.start_byte, node.end_byte)]
+    for child in node.children:
+        spans.extend(node_spans(child))
+    return spans
+
+
+def char_boundary(text: bytes, i: int) -> int:
+    while 0 < i < len(text) and (text[i] & 0xC0) == 0x80:
+        i -= 1
+    return i
+
+
+python_pieces = st.sampled_from(
+    ["def ", "f(x)", ":", "\n", "    ", "return ", "x", " + 1", "(", ")", "[", "]", "'", '"', "#", "class A", "é", "😀"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(python_pieces, max_size=30).map("".join),
+    st.lists(
+        st.tuples(st.integers(0, 500), st.integers(0, 8), st.lists(python_pieces, max_size=4).map("".join)), max_size=12
+    ),
+)
+def test_incremental_tree_equals_a_fresh_parse(initial, changes):
+    doc = make(initial)
+    assert doc.tree is not None
+    for pos, length, new in changes:
+        # Edits come from LSP positions, so they never split a character.
+        start = char_boundary(doc.text, min(pos, len(doc.text)))
+        end = char_boundary(doc.text, min(start + length, len(doc.text)))
+        doc.apply_edit(start, end, new.encode())
+        if pos % 3 == 0:  # sometimes parse between edits, sometimes batch several edits
+            assert doc.tree is not None
+    fresh = Document(doc.uri, "python", 1, doc.text)
+    assert node_spans(doc.tree.root_node) == node_spans(fresh.tree.root_node)
+
+
+def test_documents_without_a_grammar_have_no_tree():
+    doc = Document("file:///notes.txt", "plaintext", 1, b"hello")
+    assert doc.tree is None

@@ -53,3 +53,24 @@ def test_language_without_grammar_is_passed_through_trimmed():
     doc = Document("file:///t.txt", "plaintext", 1, b"hello \n")
     ctx = extract_context(doc, offset, 100, 100)
     assert postprocess("world  \nmore", ctx) == "world"
+
+
+def test_near_duplicate_of_the_line_above_is_cut():
+    ctx = ctx_at("def f(rows):\n    total = sum(row.price for row in rows)\n    <|>\n")
+    assert postprocess("total = sum(row.price for row in rows)", ctx) == ""
+    ctx = ctx_at("def f(rows):\n    <|>\n")
+    out = postprocess("total = compute_total(rows, 1)\n    total = compute_total(rows, 2)", ctx)
+    assert out == "total = compute_total(rows, 1)"
+
+
+def test_brackets_left_open_at_the_line_end_are_closed():
+    ctx = ctx_at("def f(n):\n    return max(n, abs(<|>\n")
+    assert postprocess("n - 1", ctx) == "n - 1"  # the completion opened nothing
+    ctx = ctx_at("def f(n):\n    return <|>\n")
+    assert postprocess("max(n, abs(n - 1", ctx) == "max(n, abs(n - 1))"
+    assert postprocess("f(x, ", ctx) == ""  # unfinished argument list: nothing parses
+
+
+def test_brackets_inside_strings_do_not_count():
+    ctx = ctx_at("def f(n):\n    return <|>\n")
+    assert postprocess('g(")(", n', ctx) == 'g(")(", n)'
