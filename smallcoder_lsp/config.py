@@ -49,6 +49,9 @@ class CompletionConfig:
     max_file_bytes: int = field(default=8_000_000, metadata={"min": 1})
     """Documents larger than this are not completed."""
 
+    reuse_cache: bool = True
+    """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""
+
 
 @dataclass(frozen=True)
 class Config:

@@ -142,7 +142,7 @@ def status_payload(status: ModelStatus, engine: Engine | None) -> dict[str, Any]
         "version": __version__,
     }
     if engine is not None and engine.last_stats is not None:
-        payload["lastCompletion"] = dataclasses.asdict(engine.last_stats)
+        payload["lastCompletion"] = {**dataclasses.asdict(engine.last_stats), "raw_text": engine.last_raw_text}
     return payload
 
 
