@@ -40,6 +40,10 @@ class CompletionConfig:
     """Automatic requests drop extra context (other files, imports, scopes) when the tokens not yet cached
     would take longer than this to evaluate at the measured prefill rate."""
 
+    rerank_candidates: int = field(default=1, metadata={"min": 1, "max": 8})
+    """For invoked requests with a model without FIM tokens: sample this many candidates and keep the one after
+    which the model finds the following lines most likely (1 turns reranking off)."""
+
     temperature: float = field(default=0.0, metadata={"min": 0.0, "max": 2.0})
     """Sampling temperature; 0 is greedy, which is what completion wants."""
 
