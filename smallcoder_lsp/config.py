@@ -25,7 +25,7 @@ class CompletionConfig:
     """Most tokens generated for a single-line completion."""
 
     multiline_max_tokens: int = field(default=128, metadata={"min": 1, "max": 2048})
-    """Most tokens generated for a multi-line completion (an empty line that opens or continues a block)."""
+    """Most tokens generated for a multi-line completion (an empty line that opens a block body)."""
 
     max_lines: int = field(default=8, metadata={"min": 1, "max": 200})
     """Most lines in a multi-line completion."""
@@ -53,7 +53,7 @@ class CompletionConfig:
     max_file_bytes: int = field(default=8_000_000, metadata={"min": 1})
     """Documents larger than this are not completed."""
 
-    reuse_cache: bool = True
+    reuse_cache: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""
 
 
