@@ -1,4 +1,4 @@
-"""The ``smallcoder-lsp`` command: ``serve``, ``complete``, ``bench``."""
+"""The ``smallcoder-lsp`` command: ``serve``, ``complete``, ``bench``, ``doctor``, ``convert``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
     bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    doctor = sub.add_parser("doctor", help="print the hardware profile, the backends and which one would run")
+    _model_options(doctor)
+
+    convert = sub.add_parser("convert", help="turn a GGUF model into a Hugging Face folder for mlx and torch")
+    convert.add_argument("gguf", nargs="?", default="", help="GGUF file (default: the embedded model)")
+    convert.add_argument("--out", type=Path, help="output folder (default: the user cache)")
+    convert.add_argument("--force", action="store_true", help="convert again even if a conversion exists")
+    convert.add_argument("--mlx-quantize", type=int, metavar="BITS", help="also write an MLX-quantized copy")
+    convert.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
+    convert.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
     return parser
 
 
@@ -153,6 +164,27 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from smallcoder_lsp.doctor import report
+
+    print(report(Config(**overrides_from(args))))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from smallcoder_lsp.convert import convert, quantize_for_mlx
+
+    try:
+        folder = convert(args.gguf, args.out, force=args.force)
+        print(f"converted model: {folder}")
+        if args.mlx_quantize:
+            print(f"mlx {args.mlx_quantize}-bit copy: {quantize_for_mlx(folder, args.mlx_quantize)}")
+    except SmallcoderError as exc:
+        print(f"smallcoder-lsp: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(
@@ -164,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.shutdown()
         # Leave at once: a blocked stdin reader thread must not keep the process alive after `exit`.
         os._exit(code)
-    return cmd_bench(args) if args.command == "bench" else cmd_complete(args)
+    commands = {"complete": cmd_complete, "bench": cmd_bench, "doctor": cmd_doctor, "convert": cmd_convert}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,21 @@ class CompletionConfig:
 @dataclass(frozen=True)
 class Config:
     model: str = ""
-    """Path to a GGUF model file. Empty means the embedded Gemma 3 270M (Q4_K_M)."""
+    """Path to a GGUF model file (or, for mlx and torch, a Hugging Face folder). Empty means the embedded
+    Gemma 3 270M (Q4_K_M); mlx and torch run its conversion (``smallcoder-lsp convert``)."""
 
-    backend: str = field(default="auto", metadata={"choices": ("auto", "llama_cpp")})
-    """Inference runtime. ``auto`` picks by hardware."""
+    backend: str = field(default="auto", metadata={"choices": ("auto", "llama_cpp", "mlx", "torch", "remote")})
+    """Inference runtime. ``auto`` picks by hardware: mlx on Apple Silicon, torch with CUDA, else llama_cpp.
+    ``remote`` is never picked automatically."""
+
+    remote_url: str = ""
+    """Base URL of an OpenAI-compatible completion server (``backend = remote``), e.g. http://127.0.0.1:8080."""
+
+    remote_timeout_ms: int = field(default=10_000, metadata={"min": 100, "max": 600_000})
+    """How long the remote server may stay silent before the request fails."""
+
+    kv_states_mb: int = field(default=256, metadata={"min": 0, "max": 65_536})
+    """Memory for saved per-document KV states, so switching files stays warm; 0 turns them off."""
 
     context_length: int = field(default=4096, metadata={"min": 256, "max": 131_072})
     """Model context window in tokens (KV cache size)."""

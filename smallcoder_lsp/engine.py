@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from smallcoder_lsp.backends import load_backend, resolve_backend_name
-from smallcoder_lsp.backends.base import Backend, ModelSpec
+from smallcoder_lsp.backends import HF_BACKENDS, load_backend, resolve_backend_name
+from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.budget import Throughput, fit_blocks
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import DocumentStore
@@ -24,9 +24,18 @@ from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.rerank import following_logprob, following_text
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.states import DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
-from smallcoder_lsp.decode.stream import GenerationStats, complete
-from smallcoder_lsp.errors import DocumentError, ModelLoadError, SmallcoderError
+from smallcoder_lsp.decode.stream import Generation, GenerationStats, complete
+from smallcoder_lsp.decode.textstream import complete_text
+from smallcoder_lsp.errors import (
+    BackendUnavailable,
+    Cancelled,
+    DeviceMemoryError,
+    DocumentError,
+    ModelLoadError,
+    SmallcoderError,
+)
 from smallcoder_lsp.models import EMBEDDED_NAME, resolve_model_path
 from smallcoder_lsp.postprocess import postprocess
 from smallcoder_lsp.prompt import FimTemplate, build_prompt, detect_fim_template
@@ -36,7 +45,7 @@ log = logging.getLogger(__name__)
 RERANK_TEMPERATURE = 0.8
 
 # Settings whose change needs the model loaded again.
-MODEL_FIELDS = ("model", "backend", "context_length", "threads")
+MODEL_FIELDS = ("model", "backend", "context_length", "threads", "remote_url", "remote_timeout_ms")
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,7 @@ class Engine:
         config: Config,
         documents: DocumentStore | None = None,
         on_status: Callable[[ModelStatus], None] | None = None,
-        loader: Callable[[Config], Backend] | None = None,
+        loader: Callable[[Config], Backend | Generator] | None = None,
     ) -> None:
         self.config = config
         self.loader = loader or load_model
@@ -78,9 +87,13 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallcoder-model")
         self._backend: Backend | None = None
         self._session: Session | None = None
+        self._generator: Generator | None = None  # a remote server: then there is no local session
+        self._states: DocumentStates | None = None
         self._fim: FimTemplate | None = None
         self._load_error: SmallcoderError | None = None
         self._inflight: dict[str, CancelToken] = {}
+        self._warming: list[CancelToken] = []
+        self._last_offset: dict[str, int] = {}
         self._lock = threading.Lock()
         self.throughput = Throughput()
 
@@ -108,8 +121,13 @@ class Engine:
             self._load_error = exc
             log.error("model failed to load: %s", exc)
             return self._set_status(ModelStatus("error", backend_name, model_name, str(exc)))
-        self._backend, self._session, self._load_error = backend, Session(backend), None
-        self._fim = detect_fim_template(backend.info.special_tokens)
+        self._load_error = None
+        if isinstance(backend, Generator):
+            self._generator, self._fim = backend, None
+        else:
+            self._backend, self._session = backend, Session(backend)
+            self._states = DocumentStates(self._session, self.config.kv_states_mb)
+            self._fim = detect_fim_template(backend.info.special_tokens)
         seconds = time.perf_counter() - started
         message = f"{model_name} ready on {backend_name} in {seconds:.1f} s"
         message += f" (FIM: {self._fim.name})" if self._fim else " (prefix-only: no FIM tokens)"
@@ -117,14 +135,17 @@ class Engine:
         return self._set_status(ModelStatus("ready", backend_name, model_name, message))
 
     def _close_backend(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-        self._backend = self._session = None
+        for runtime in (self._backend, self._generator):
+            if runtime is not None:
+                runtime.close()
+        self._backend = self._session = self._generator = self._states = None
 
     def reconfigure(self, config: Config) -> bool:
         """Take new settings; reload the model (on the worker) if a model setting changed."""
         reload = any(getattr(config, f) != getattr(self.config, f) for f in MODEL_FIELDS)
         self.config = config
+        if self._states is not None:
+            self._states.budget_bytes = config.kv_states_mb * 2**20
         if reload:
             self.cancel_all("model settings changed")
             self._executor.submit(self._load)
@@ -132,7 +153,7 @@ class Engine:
 
     def cancel_all(self, reason: str) -> None:
         with self._lock:
-            for token in self._inflight.values():
+            for token in [*self._inflight.values(), *self._warming]:
                 token.cancel(reason)
 
     def shutdown(self) -> None:
@@ -166,14 +187,18 @@ class Engine:
             log.debug("no completion at %s:%d: %s", uri, offset, ctx.reason)
             return Completion("", offset, ctx.line_prefix)
         token = CancelToken()
+        self._last_offset[uri] = offset
         with self._lock:
+            for warming in self._warming:  # a request in hand beats a guess
+                warming.cancel("a completion request came")
             previous = self._inflight.get(uri)
             if previous is not None:
                 previous.cancel("superseded by a newer request")
             self._inflight[uri] = token
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._complete_on_worker, ctx, offset, invoked, token)
+            worker = self._complete_on_worker
+            return await loop.run_in_executor(self._executor, worker, uri, ctx, offset, invoked, token)
         except asyncio.CancelledError:
             token.cancel("cancelled by the client")
             raise
@@ -182,21 +207,18 @@ class Engine:
                 if self._inflight.get(uri) is token:
                     del self._inflight[uri]
 
-    def _complete_on_worker(
-        self, ctx: CompletionContext, offset: int, invoked: bool, cancel: CancelToken
-    ) -> Completion:
-        cancel.check()  # superseded while it waited for the worker
-        backend, session = self._backend, self._session
-        if backend is None or session is None:
-            raise self._load_error or ModelLoadError("no model is loaded")
+    def _rules(self, ctx: CompletionContext) -> StopRules:
         cfg = self.config.completion
-        rules = StopRules(
+        return StopRules(
             multiline=ctx.multiline,
             indent=ctx.indent,
             max_tokens=cfg.multiline_max_tokens if ctx.multiline else cfg.max_tokens,
             max_lines=cfg.max_lines,
             max_seconds=cfg.timeout_ms / 1000,
         )
+
+    def _prompt_tokens(self, backend: Backend, ctx: CompletionContext, rules: StopRules, invoked: bool) -> list[int]:
+        cfg = self.config.completion
         limit = backend.info.context_length - rules.max_tokens - 1
 
         def tokenize(blocks: Sequence[ContextBlock]) -> list[int]:
@@ -205,17 +227,39 @@ class Engine:
 
         # An explicit request waits for the richest prompt; an automatic one must answer fast.
         budget = None if invoked else int(self.throughput.prefill_tok_s * cfg.first_token_target_ms / 1000)
-        tokens = fit_blocks(ctx, session.tokens, tokenize, budget)
-        if not cfg.reuse_cache:  # the bench's naive baseline: the same prompt, from an empty cache
+        cached = self._session.tokens if self._session is not None else []
+        return fit_blocks(ctx, cached, tokenize, budget)
+
+    def _generate(
+        self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool, cancel: CancelToken
+    ) -> tuple[Generation, list[int]]:
+        """Generate on the loaded runtime; also returns the prompt tokens (none for a remote server)."""
+        temperature = self.config.completion.temperature
+        if self._generator is not None:
+            return complete_text(self._generator, build_prompt(ctx, None).text, rules, temperature, cancel), []
+        backend, session, states = self._backend, self._session, self._states
+        if backend is None or session is None or states is None:
+            raise self._load_error or ModelLoadError("no model is loaded")
+        states.switch_to(uri)  # first: the budget counts what this document's cache lacks
+        tokens = self._prompt_tokens(backend, ctx, rules, invoked)
+        if not self.config.completion.reuse_cache:  # the bench's naive baseline: the same prompt, from an empty cache
             session.reset()
-        generation = complete(session, tokens, rules, Sampler(cfg.temperature), cancel)
+        return complete(session, tokens, rules, Sampler(temperature), cancel), tokens
+
+    def _complete_on_worker(
+        self, uri: str, ctx: CompletionContext, offset: int, invoked: bool, cancel: CancelToken
+    ) -> Completion:
+        cancel.check()  # superseded while it waited for the worker
+        rules = self._rules(ctx)
+        generation, tokens = self._generate(uri, ctx, rules, invoked, cancel)
         self.last_stats, self.last_raw_text = generation.stats, generation.text
         self.throughput.observe(generation.stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
         last_line_complete = generation.stats.stop_reason not in ("max_tokens", "deadline", "context")
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)
-        if invoked and self._fim is None and cfg.rerank_candidates > 1:
-            text = self._rerank(session, ctx, tokens, rules, text, cancel)
+        rerank = invoked and self._fim is None and self.config.completion.rerank_candidates > 1
+        if rerank and tokens and self._session is not None:
+            text = self._rerank(self._session, ctx, tokens, rules, text, cancel)
         return Completion(text, offset, ctx.line_prefix, ctx.multiline, generation.stats)
 
     def _rerank(
@@ -252,11 +296,68 @@ class Engine:
         log.debug("rerank %s -> %r", list(zip(candidates, scores, strict=True)), candidates[best])
         return candidates[best]
 
+    # -- per-document warmth ------------------------------------------------------------------------------
 
-def load_model(config: Config) -> Backend:
-    """Find the configured model file and load it with the configured backend."""
-    path = resolve_model_path(config.model)
-    return load_backend(config.backend, ModelSpec(str(path), config.context_length, config.threads))
+    def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
+        """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background, so that the next
+        request there is warm. Called on didOpen and on edits; skipped when the cursor has not moved far."""
+        if self._generator is not None or self.config.kv_states_mb <= 0 or not self.config.completion.enabled:
+            return None
+        try:
+            offset = len(self.documents.get(uri).text) if offset is None else offset
+            last, near = self._last_offset.get(uri), self.throughput.chars(self.config.completion.prefix_tokens) // 2
+            if last is not None and abs(offset - last) < near:
+                return None
+            ctx = self.context_at(uri, offset)
+        except SmallcoderError as exc:
+            log.debug("not warming %s: %s", uri, exc)
+            return None
+        self._last_offset[uri] = offset
+        token = CancelToken()
+        with self._lock:
+            self._warming.append(token)
+        return self._executor.submit(self._warm_on_worker, uri, ctx, token)
+
+    def _warm_on_worker(self, uri: str, ctx: CompletionContext, cancel: CancelToken) -> None:
+        try:
+            if cancel.cancelled or self._backend is None or self._session is None or self._states is None:
+                return
+            self._states.switch_to(uri)
+            tokens = self._prompt_tokens(self._backend, ctx, self._rules(ctx), invoked=True)
+            self._session.prefill(tokens, cancel)
+        except Cancelled:
+            pass
+        except SmallcoderError as exc:
+            log.debug("warming %s failed: %s", uri, exc)
+        finally:
+            with self._lock:
+                self._warming.remove(cancel)
+
+
+def load_model(config: Config) -> Backend | Generator:
+    """Load the configured model with the configured backend. When ``auto`` picked a runtime that cannot
+    load (not installed, out of memory), fall back to llama.cpp on the CPU with a warning."""
+    name = resolve_backend_name(config.backend)
+    try:
+        return load_backend(name, model_spec(config, name))
+    except (BackendUnavailable, DeviceMemoryError) as exc:
+        if config.backend != "auto" or name == "llama_cpp":
+            raise
+        log.warning("%s; falling back to llama_cpp", exc)
+        return load_backend("llama_cpp", model_spec(config, "llama_cpp"))
+
+
+def model_spec(config: Config, backend: str) -> ModelSpec:
+    """What ``backend`` loads for this config: a GGUF file, a Hugging Face folder, or a server URL."""
+    if backend == "remote":
+        if not config.remote_url:
+            raise ModelLoadError("backend 'remote' needs remoteUrl (e.g. http://127.0.0.1:8080)")
+        return ModelSpec(config.remote_url, config.context_length, timeout_s=config.remote_timeout_ms / 1000)
+    if backend in HF_BACKENDS:
+        from smallcoder_lsp.convert import hf_model_folder
+
+        return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
+    return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)
 
 
 def fit_to_context(tokens: list[int], limit: int, keep_first: bool) -> list[int]:

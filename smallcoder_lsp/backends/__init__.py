@@ -1,4 +1,4 @@
-"""Inference runtimes, one module each, behind the Protocol in :mod:`smallcoder_lsp.backends.base`.
+"""Inference runtimes, one module each, behind the Protocols in :mod:`smallcoder_lsp.backends.base`.
 
 Backends are imported lazily by name so that a missing optional runtime costs nothing until it is asked for.
 """
@@ -7,31 +7,42 @@ from __future__ import annotations
 
 import importlib
 
-from smallcoder_lsp.backends.base import Backend, ModelSpec
+from smallcoder_lsp import hardware
+from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.errors import BackendUnavailable
 
 # name -> (module, extra that installs its runtime)
 BACKENDS: dict[str, tuple[str, str | None]] = {
     "llama_cpp": ("smallcoder_lsp.backends.llama_cpp", None),
+    "mlx": ("smallcoder_lsp.backends.mlx", "mlx"),
+    "torch": ("smallcoder_lsp.backends.torch", "torch"),
+    "remote": ("smallcoder_lsp.backends.remote", None),
     "fake": ("smallcoder_lsp.backends.fake", None),
 }
 
+# Backends that run Hugging Face folders (made by `smallcoder-lsp convert`) rather than GGUF files.
+HF_BACKENDS = ("mlx", "torch")
+
 
 def resolve_backend_name(name: str) -> str:
-    # Only the llama.cpp runtime exists so far; "auto" picks it on every machine.
-    return "llama_cpp" if name == "auto" else name
+    """``auto`` becomes the backend DESIGN.md's table picks for this machine; any other name stays."""
+    return hardware.choose_backend(name, hardware.detect())[0] if name == "auto" else name
 
 
-def load_backend(name: str, spec: ModelSpec) -> Backend:
-    """Import the backend module ``name`` and load ``spec`` with it."""
-    name = resolve_backend_name(name)
+def import_backend_module(name: str, module_name: str | None = None) -> object:
+    """Import backend ``name``'s module (or a sibling that needs the same extra), naming the extra if missing."""
     if name not in BACKENDS:
         raise BackendUnavailable(f"unknown backend '{name}'; choose one of: auto, {', '.join(BACKENDS)}")
-    module_name, extra = BACKENDS[name]
+    default, extra = BACKENDS[name]
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name or default)
     except ImportError as exc:
         hint = f"pip install 'smallcoder-lsp[{extra}]'" if extra else "reinstall smallcoder-lsp"
         raise BackendUnavailable(f"backend '{name}' is not installed ({exc}); {hint}") from exc
-    backend: Backend = module.load(spec)
+
+
+def load_backend(name: str, spec: ModelSpec) -> Backend | Generator:
+    """Import the backend module ``name`` and load ``spec`` with it."""
+    module = import_backend_module(resolve_backend_name(name))
+    backend: Backend | Generator = module.load(spec)  # type: ignore[attr-defined]
     return backend

@@ -1,27 +1,45 @@
-"""The small Protocol every runtime implements.
+"""The small Protocols every runtime implements.
 
-A backend owns one KV cache. It appends tokens to it (``evaluate``), trims it back to a prefix (``trim``) and
-exposes the next-token logits. Prefix reuse, sampling, stopping and cancellation live above it in
+A local backend owns one KV cache. It appends tokens to it (``evaluate``), trims it back to a prefix (``trim``),
+exposes the next-token logits, and can snapshot and restore the cache (``save_state`` / ``load_state``) so that
+each open document keeps its own warm state. Prefix reuse, sampling, stopping and cancellation live above it in
 :mod:`smallcoder_lsp.decode`, written once for all backends.
+
+A remote server has no KV cache we can reach. It is a :class:`Generator` instead: text in, text pieces out,
+stopped by closing the stream. The engine applies the same stop rules to its pieces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+# Special tokens worth knowing by name: FIM markers and end-of-generation markers.
+NAMED_SPECIALS = (
+    "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
+    "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>",
+    "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>",
+    "<PRE>", "<SUF>", "<MID>", "<EOT>",
+    "<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|file_separator|>",
+)  # fmt: skip
+
+# Of those, the ones that end a generation.
+END_NAMES = frozenset({"<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<EOT>"})
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     path: str
-    """Model file or folder."""
+    """Model file or folder (a server's base URL for the remote backend)."""
     context_length: int = 4096
     threads: int = 0
     """0 means every core."""
+    timeout_s: float = 10.0
+    """How long a remote server may stay silent before we give up on it."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,15 @@ class ModelInfo:
     """Tokens that end generation (end of sequence, end of turn)."""
     special_tokens: dict[str, int] = field(default_factory=dict)
     """Named special tokens found in the vocabulary, FIM tokens among them."""
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """A snapshot of a backend's KV cache; what ``payload`` holds is the backend's business."""
+
+    n_tokens: int
+    nbytes: int
+    payload: Any
 
 
 class Backend(Protocol):
@@ -59,5 +86,33 @@ class Backend(Protocol):
     def logits(self) -> npt.NDArray[np.float32]:
         """Next-token logits after the last evaluated token, shape [vocab]."""
 
+    def save_state(self) -> SavedState:
+        """Snapshot the KV cache; the cache itself is left as it is."""
+
+    def load_state(self, state: SavedState) -> None:
+        """Make the KV cache hold ``state``. The logits are undefined until the next ``evaluate``."""
+
     def close(self) -> None:
         """Free the model."""
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    prompt: str
+    max_tokens: int
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A runtime that only streams text (a remote server): no tokens, no KV cache on our side."""
+
+    info: ModelInfo
+
+    def generate(self, request: TextRequest, cancelled: Callable[[], bool]) -> Iterator[str]:
+        """Yield text pieces; stop (and drop the connection) as soon as ``cancelled()`` is true
+        or the consumer closes the iterator."""
+
+    def close(self) -> None:
+        """Release connections."""

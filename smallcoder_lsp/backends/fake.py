@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from smallcoder_lsp.backends.base import ModelInfo, ModelSpec
+from smallcoder_lsp.backends.base import ModelInfo, ModelSpec, SavedState
 
 BOS, EOS, OFFSET, VOCAB = 0, 1, 2, 258
 
@@ -71,6 +71,12 @@ class FakeBackend:
         nxt = self._next_byte()
         out[EOS if nxt is None else nxt + OFFSET] = 10.0
         return out
+
+    def save_state(self) -> SavedState:
+        return SavedState(len(self.cache), 4 * len(self.cache), list(self.cache))
+
+    def load_state(self, state: SavedState) -> None:
+        self.cache = list(state.payload)
 
     def close(self) -> None:
         self.cache.clear()

@@ -16,19 +16,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from smallcoder_lsp.backends.base import ModelInfo, ModelSpec
+from smallcoder_lsp.backends.base import NAMED_SPECIALS, ModelInfo, ModelSpec, SavedState
 from smallcoder_lsp.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
-
-# Special tokens worth knowing by name: FIM markers and end-of-generation markers.
-NAMED_SPECIALS = (
-    "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>",
-    "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>",
-    "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>",
-    "<PRE>", "<SUF>", "<MID>", "<EOT>",
-    "<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|file_separator|>",
-)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -115,6 +106,24 @@ class LlamaCppBackend:
     def logits(self) -> npt.NDArray[np.float32]:
         ptr = self._llm._ctx.get_logits_ith(-1)
         return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,)).copy()
+
+    def save_state(self) -> SavedState:
+        # The low-level sequence calls copy the KV cells into our buffer in milliseconds; the high-level
+        # Llama.save_state() takes seconds for the same state (DESIGN.md).
+        ctx = self._llm._ctx.ctx
+        size = self._lib.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = self._lib.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written == 0 and self.n_cached:
+            raise RuntimeError("llama.cpp could not save the KV state")
+        return SavedState(self.n_cached, int(written), (buffer, int(written)))
+
+    def load_state(self, state: SavedState) -> None:
+        buffer, size = state.payload
+        self.trim(0)
+        if state.n_tokens and self._lib.llama_state_seq_set_data(self._llm._ctx.ctx, buffer, size, 0) == 0:
+            raise RuntimeError("llama.cpp could not restore the KV state")
+        self._llm.n_tokens = state.n_tokens
 
     def close(self) -> None:
         self._llm.close()

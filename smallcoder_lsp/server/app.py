@@ -174,6 +174,7 @@ def create_server(config: Config | None = None, overrides: dict[str, Any] | None
     def did_open(ls: SmallcoderServer, params: types.DidOpenTextDocumentParams) -> None:
         td = params.text_document
         ls.documents.open(td.uri, td.language_id, td.version, td.text)
+        ls.engine.warm(td.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SmallcoderServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -191,6 +192,8 @@ def create_server(config: Config | None = None, overrides: dict[str, Any] | None
             else:
                 doc.apply_edit(0, len(doc.text), new_text)
         doc.version = params.text_document.version
+        if params.content_changes and isinstance(change, types.TextDocumentContentChangePartial):
+            ls.engine.warm(uri, start)  # the engine skips it unless the edit is far from the last request
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SmallcoderServer, params: types.DidCloseTextDocumentParams) -> None:

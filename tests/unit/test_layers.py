@@ -12,8 +12,9 @@ HOMES = {
     "llama_cpp": ("backends/llama_cpp.py",),
     "mlx": ("backends/mlx.py",),
     "mlx_lm": ("backends/mlx.py",),
-    "torch": ("backends/torch.py",),
-    "transformers": ("backends/torch.py",),
+    # hf_convert is the torch runtime's other job: GGUF -> Hugging Face folder through transformers.
+    "torch": ("backends/torch.py", "backends/hf_convert.py"),
+    "transformers": ("backends/torch.py", "backends/hf_convert.py"),
     "pygls": ("server/", "bench/"),
     "lsprotocol": ("server/", "bench/"),
     "tree_sitter": ("context/",),

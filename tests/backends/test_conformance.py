@@ -1,0 +1,122 @@
+"""One suite for every installed local backend: tokenizing, exact trimming, greedy determinism, cancellation
+mid-prefill, and KV state snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from smallcoder_lsp.backends.base import Backend
+from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.sampling import Sampler
+from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stopping import StopRules
+from smallcoder_lsp.decode.stream import complete
+from smallcoder_lsp.errors import Cancelled
+
+TEXTS = ["def add(a, b):\n    return a + b\n", "    x = [1, 2]  # tabs\tand spaces", "naïve café 日本語 🎉 end"]
+PROMPT = "def fibonacci(n):\n    if n < 2:\n        return n\n    return"
+
+
+def close_logits(a: np.ndarray, b: np.ndarray) -> bool:
+    # float32 paths differ in the last bits between a batched and a split evaluation
+    return bool(np.max(np.abs(a - b)) <= 1e-3 * max(1.0, float(np.max(np.abs(a)))))
+
+
+def fresh_logits(backend: Backend, tokens: Sequence[int], chunk: int = 0) -> np.ndarray:
+    """Logits after evaluating ``tokens`` into an empty cache, in chunks of ``chunk`` (0: all at once).
+
+    Comparisons keep the same chunking: llama.cpp's quantized kernels depend on the batch size, so a
+    4-token batch differs from the same tokens inside a 20-token batch even with an exact cache."""
+    backend.trim(0)
+    step = chunk or len(tokens)
+    for i in range(0, len(tokens), step):
+        backend.evaluate(tokens[i : i + step])
+    return backend.logits()
+
+
+def split_logits(backend: Backend, tokens: Sequence[int], tail: int) -> np.ndarray:
+    """Logits after evaluating all but the last ``tail`` tokens, then those."""
+    backend.trim(0)
+    backend.evaluate(tokens[:-tail])
+    backend.evaluate(tokens[-tail:])
+    return backend.logits()
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("text", TEXTS)
+def test_tokenize_round_trip(backend: Backend, text: str):
+    ids = backend.tokenize(text, add_bos=False)
+    assert ids and backend.detokenize(ids) == text.encode()
+    with_bos = backend.tokenize(text, add_bos=True)
+    assert with_bos[0] == backend.info.bos_id and with_bos[1:] == ids
+
+
+@pytest.mark.model
+def test_trim_then_reevaluate_equals_a_fresh_evaluation(backend: Backend):
+    tokens = backend.tokenize(PROMPT, add_bos=True)
+    expected = split_logits(backend, tokens, 4)
+    backend.evaluate(backend.tokenize(" something else entirely", add_bos=False))
+    assert backend.n_cached > len(tokens)
+    backend.trim(len(tokens) - 4)
+    assert backend.n_cached == len(tokens) - 4
+    backend.evaluate(tokens[-4:])
+    assert close_logits(backend.logits(), expected)
+
+
+@pytest.mark.model
+def test_greedy_decoding_is_deterministic_and_reuses_the_cache(backend: Backend):
+    session = Session(backend)
+    prompt = backend.tokenize(PROMPT, add_bos=True)
+    rules = StopRules(multiline=True, max_tokens=4)
+    first = complete(session, prompt, rules, Sampler(0.0))
+    second = complete(session, prompt, rules, Sampler(0.0))
+    assert first.text and first.text == second.text
+    assert second.stats.reused_tokens == len(prompt) - 1
+
+
+@pytest.mark.model
+def test_cancellation_mid_prefill_leaves_a_consistent_cache(backend: Backend):
+    prompt = backend.tokenize(PROMPT, add_bos=True)
+    cancel = CancelToken()
+
+    class CancelAfterFirstChunk:
+        def __init__(self, inner: Backend) -> None:
+            self.inner, self.info = inner, inner.info
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def evaluate(self, tokens: Sequence[int]) -> None:
+            self.inner.evaluate(tokens)
+            cancel.cancel("superseded")
+
+    session = Session(CancelAfterFirstChunk(backend), chunk_size=4)  # type: ignore[arg-type]
+    with pytest.raises(Cancelled):
+        session.prefill(prompt, cancel)
+    assert session.tokens == prompt[:4] and backend.n_cached == 4
+    stats = Session.prefill(session, prompt)  # the next request continues from the kept chunk
+    assert stats.reused_tokens == 4
+    assert close_logits(backend.logits(), fresh_logits(backend, prompt, chunk=4))
+
+
+@pytest.mark.model
+def test_a_saved_state_restores_the_cache(backend: Backend):
+    a = backend.tokenize(PROMPT, add_bos=True)
+    expected = split_logits(backend, a, 1)
+    saved = backend.save_state()
+    assert saved.n_tokens == len(a) and saved.nbytes > 0
+    fresh_logits(backend, backend.tokenize("import os\nimport sys\n", add_bos=True))
+    backend.load_state(saved)
+    assert backend.n_cached == len(a)
+    backend.trim(len(a) - 1)
+    backend.evaluate(a[-1:])
+    assert close_logits(backend.logits(), expected)
+    backend.load_state(saved)  # a snapshot survives being restored and written after
+    backend.evaluate(backend.tokenize(" x", add_bos=False))
+    backend.load_state(saved)
+    backend.trim(len(a) - 1)
+    backend.evaluate(a[-1:])
+    assert close_logits(backend.logits(), expected)

@@ -1,0 +1,82 @@
+"""Per-document KV states: switching documents restores each one's cache, within a memory budget."""
+
+import asyncio
+
+from smallcoder_lsp.backends.fake import FakeBackend
+from smallcoder_lsp.config import Config
+from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.states import DocumentStates
+from smallcoder_lsp.engine import Engine
+
+A = [0, *range(10, 60)]
+B = [0, *range(100, 150)]
+
+
+def states_with(budget_mb: float) -> tuple[FakeBackend, Session, DocumentStates]:
+    backend = FakeBackend()
+    session = Session(backend)
+    return backend, session, DocumentStates(session, budget_mb)
+
+
+def test_switching_back_restores_the_documents_cache():
+    backend, session, states = states_with(1)
+    states.switch_to("a")
+    session.prefill(A)
+    states.switch_to("b")
+    session.prefill(B)
+    states.switch_to("a")
+    assert session.tokens == A and backend.cache == A
+    before = backend.evaluated_tokens
+    session.prefill([*A, 7])
+    assert backend.evaluated_tokens - before == 1  # only the new token: a warm switch
+
+
+def test_without_states_a_switch_reprefills():
+    backend, session, states = states_with(0)
+    for doc, prompt in (("a", A), ("b", B), ("a", A)):
+        states.switch_to(doc)
+        session.prefill(prompt)
+    assert backend.evaluate_calls[-1] >= len(A) - 1 and states.restores == 0
+
+
+def test_the_budget_evicts_the_least_recently_used_document():
+    _, session, states = states_with(0)
+    states.budget_bytes = 4 * len(A) * 2  # room for two saved fake states
+    for doc in ("a", "b", "c", "d"):
+        states.switch_to(doc)
+        session.prefill([0, *range(ord(doc), ord(doc) + len(A) - 1)])
+    states.switch_to("e")
+    assert states.saved_documents() == ["c", "d"]
+    assert states.saved_bytes <= states.budget_bytes
+
+
+async def test_engine_keeps_two_open_files_warm():
+    a_text, b_text = "import os\n" * 40 + "x = ", "def g():\n    return 1\n" * 20 + "y = "
+    backend = FakeBackend()
+    engine = Engine(Config(), loader=lambda _c: backend)
+    engine.documents.open("file:///a.py", "python", 1, a_text)
+    engine.documents.open("file:///b.py", "python", 1, b_text)
+    engine.start().result()
+    await engine.complete("file:///a.py", len(a_text))
+    await engine.complete("file:///b.py", len(b_text))
+    before = backend.evaluated_tokens
+    await engine.complete("file:///a.py", len(a_text))
+    assert backend.evaluated_tokens - before <= 2  # the last prompt token (and nothing else) re-evaluated
+    engine.shutdown()
+
+
+async def test_warm_on_open_prefills_in_the_background_and_a_request_cancels_it():
+    text = "def f(n):\n    return n\n" * 30
+    backend = FakeBackend()
+    engine = Engine(Config(), loader=lambda _c: backend)
+    engine.start().result()
+    engine.documents.open("file:///w.py", "python", 1, text)
+    future = engine.warm("file:///w.py")
+    assert future is not None
+    await asyncio.wrap_future(future)
+    assert backend.n_cached > 100  # the whole prompt is in the cache before any request
+    assert engine.warm("file:///w.py", len(text) - 3) is None  # a nearby cursor needs no new warm-up
+    before = backend.evaluated_tokens
+    await engine.complete("file:///w.py", len(text))
+    assert backend.evaluated_tokens - before <= 2
+    engine.shutdown()
