@@ -6,12 +6,17 @@ the document. A candidate that leads naturally into the code below the cursor wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stopping import StopRules
+from smallcoder_lsp.decode.stream import Generation, complete
+
+TEMPERATURE = 0.8
 
 MAX_FOLLOWING_TOKENS = 32
 
@@ -44,3 +49,32 @@ def following_text(suffix: str, lines: int = 2) -> str:
     first, _, rest = suffix.partition("\n")
     kept = [line for line in rest.split("\n") if line.strip()][:lines]
     return "\n".join([first, *kept]) if kept else first
+
+
+def rerank(
+    session: Session,
+    prompt: list[int],
+    rules: StopRules,
+    candidates: list[str],
+    samples: int,
+    following: str,
+    finish: Callable[[Generation], str],
+    cancel: CancelToken | None = None,
+) -> str:
+    """Add ``samples`` sampled candidates (each trimmed by ``finish``) to ``candidates``, and return the one
+    after which the model finds ``following`` likeliest ("" if there is none)."""
+    for seed in range(1, samples + 1):
+        text = finish(complete(session, prompt, rules, Sampler(TEMPERATURE, seed=seed), cancel))
+        if text and text not in candidates:
+            candidates.append(text)
+    if len(candidates) < 2 or not following.strip():
+        return candidates[0] if candidates else ""
+    tokenize = session.backend.tokenize
+    following_tokens = tokenize(following, add_bos=False)
+    scores = []
+    for text in candidates:
+        context = prompt + tokenize(text, add_bos=False)
+        if len(context) + len(following_tokens) > session.context_length:
+            return candidates[0]
+        scores.append(following_logprob(session, context, following_tokens, cancel))
+    return candidates[max(range(len(candidates)), key=scores.__getitem__)]

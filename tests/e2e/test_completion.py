@@ -77,11 +77,19 @@ async def test_typing_updates_the_document_incrementally(client: LanguageClient)
 async def test_a_superseded_request_comes_back_empty_and_the_newest_answers(client: LanguageClient):
     text = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n        "
     uri = open_doc(client, text)
-    first = asyncio.ensure_future(inline(client, uri, end_of(text), invoked=False))
-    second = asyncio.ensure_future(inline(client, uri, end_of(text), invoked=False))
-    first_result, second_result = await asyncio.gather(first, second)
-    assert not first_result.items
-    assert len(second_result.items) == 1
+    first = asyncio.ensure_future(inline(client, uri, end_of(text), invoked=True))
+    await asyncio.sleep(0.05)
+    typed = text + "self.items.append("  # the user typed on before the first answer came
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=typed)],
+        )
+    )
+    second = await inline(client, uri, end_of(typed, client.position_encoding), invoked=True)
+    assert not (await first).items
+    assert len(second.items) == 1
+    assert str(second.items[0].insert_text).startswith("        self.items.append(")
 
 
 async def test_cancel_request_is_honoured_and_the_server_keeps_serving(client: LanguageClient):
