@@ -23,6 +23,7 @@ from smallcoder_lsp.context.extract import NONE, CompletionContext, ContextBlock
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stepwise import GreedyBan, step
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.stream import GenerationStats, complete
 from smallcoder_lsp.errors import DocumentError, ModelLoadError, SmallcoderError
@@ -212,6 +213,70 @@ class Engine:
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)
         return Completion(text, offset, ctx.line_prefix, ctx.multiline, generation.stats)
+
+    # -- step-wise generation (docstrings) ---------------------------------------------------------------
+
+    def claim(self, key: str) -> CancelToken:
+        """A cancel token for a request under ``key``; an older request under the same key is cancelled."""
+        token = CancelToken()
+        with self._lock:
+            previous = self._inflight.get(key)
+            if previous is not None:
+                previous.cancel("superseded by a newer request")
+            self._inflight[key] = token
+        return token
+
+    def release(self, key: str, token: CancelToken) -> None:
+        with self._lock:
+            if self._inflight.get(key) is token:
+                del self._inflight[key]
+
+    async def generate_line(self, prompt: str, max_tokens: int, cancel: CancelToken, stops: Sequence[str] = ()) -> str:
+        """Greedy text after ``prompt`` up to a line break (or a ``stops`` string),
+        one worker job per step.
+
+        Completions queued meanwhile run between two steps, so this never holds the worker for more than one
+        prefill chunk or one token.
+        """
+        loop = asyncio.get_running_loop()
+        prompt_tokens = await loop.run_in_executor(self._executor, self._prompt_tokens, prompt, max_tokens)
+        # A line break first would leave the part empty: refuse it (at most a few times) and take the next best.
+        sampler, text, refusals = GreedyBan(), "", 0
+        generated: list[int] = []
+        try:
+            while len(generated) < max_tokens:
+                target = prompt_tokens + generated
+                token = await loop.run_in_executor(self._executor, self._step, target, sampler, cancel)
+                if token is None:
+                    continue
+                if self._backend is None or token in self._backend.info.eos_ids:
+                    break
+                piece = self._backend.detokenize([token]).decode("utf-8", "ignore")
+                if not generated and "\n" in piece and refusals < 4:
+                    sampler.banned.add(token)
+                    refusals += 1
+                    continue
+                sampler.banned.clear()
+                generated.append(token)
+                text = self._backend.detokenize(generated).decode("utf-8", "ignore")
+                if "\n" in text.lstrip() or any(s in text for s in stops):
+                    break
+        except asyncio.CancelledError:
+            cancel.cancel("cancelled by the client")
+            raise
+        return text
+
+    def _prompt_tokens(self, prompt: str, max_tokens: int) -> list[int]:
+        backend = self._backend
+        if backend is None:
+            raise self._load_error or ModelLoadError("no model is loaded")
+        limit = backend.info.context_length - max_tokens - 1
+        return fit_to_context(backend.tokenize(prompt, add_bos=True), limit, keep_first=True)
+
+    def _step(self, target: list[int], sampler: GreedyBan, cancel: CancelToken) -> int | None:
+        if self._session is None:
+            raise self._load_error or ModelLoadError("no model is loaded")
+        return step(self._session, target, sampler, cancel)
 
 
 def load_model(config: Config) -> Backend:

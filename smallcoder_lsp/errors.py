@@ -29,3 +29,8 @@ class PositionError(SmallcoderError):
 
 class Cancelled(SmallcoderError):
     """The request was superseded by a newer one or cancelled by the client."""
+
+
+class DocstringError(SmallcoderError):
+    """A docstring cannot be generated here (no definition at the cursor, a lambda, a syntax error); the
+    message says why, for the user."""
