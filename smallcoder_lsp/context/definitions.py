@@ -69,7 +69,9 @@ def find_definition(tree: Tree, source: bytes, offset: int) -> DefinitionInfo:
     or when the definition's own text has a syntax error.
     """
     node: Node | None = tree.root_node.descendant_for_byte_range(offset, offset)
+    broken = False
     while node is not None and node.type not in DEFINITIONS:
+        broken = broken or node.is_error
         if node.type == "lambda":
             raise DocstringError("a lambda cannot have a docstring; turn it into a def first")
         if node.type == "decorated_definition":
@@ -77,6 +79,8 @@ def find_definition(tree: Tree, source: bytes, offset: int) -> DefinitionInfo:
             break
         node = node.parent
     if node is None or node.type not in DEFINITIONS:
+        if broken:
+            raise DocstringError("the code around the cursor has a syntax error; fix it first")
         raise DocstringError("the cursor is not inside a function or class")
     return describe(node, source)
 
@@ -191,9 +195,9 @@ def _class_params(body: Node) -> tuple[Param, ...]:
     """A class documents its constructor's parameters."""
     for child in body.named_children:
         inner = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
-        if inner is not None and inner.type == "function_definition":
-            if _text(inner.child_by_field_name("name")) == "__init__":
-                return _params(inner)
+        is_function = inner is not None and inner.type == "function_definition"
+        if is_function and _text(inner.child_by_field_name("name")) == "__init__":  # type: ignore[union-attr]
+            return _params(inner)  # type: ignore[arg-type]
     return ()
 
 
