@@ -130,8 +130,9 @@ async def resolve(ls: SmallcoderServer, action: types.CodeAction) -> types.CodeA
 
 
 def register(server: SmallcoderServer) -> None:
+    # pygls reads the command's annotations at run time: keep them to names it can resolve.
     @server.command(COMMAND)
-    async def generate_docstring_command(ls: SmallcoderServer, *arguments: Any) -> dict[str, Any]:
+    async def generate_docstring_command(ls: Any, *arguments: Any) -> Any:
         return await execute(ls, arguments)
 
     @server.feature(
