@@ -25,7 +25,7 @@ class CompletionConfig:
     """Most tokens generated for a single-line completion."""
 
     multiline_max_tokens: int = field(default=128, metadata={"min": 1, "max": 2048})
-    """Most tokens generated for a multi-line completion (an empty line that opens or continues a block)."""
+    """Most tokens generated for a multi-line completion (an empty line that opens a block body)."""
 
     max_lines: int = field(default=8, metadata={"min": 1, "max": 200})
     """Most lines in a multi-line completion."""
@@ -40,6 +40,10 @@ class CompletionConfig:
     """Automatic requests drop extra context (other files, imports, scopes) when the tokens not yet cached
     would take longer than this to evaluate at the measured prefill rate."""
 
+    rerank_candidates: int = field(default=1, metadata={"min": 1, "max": 8})
+    """For invoked requests with a model without FIM tokens: sample this many candidates and keep the one after
+    which the model finds the following lines most likely (1 turns reranking off)."""
+
     temperature: float = field(default=0.0, metadata={"min": 0.0, "max": 2.0})
     """Sampling temperature; 0 is greedy, which is what completion wants."""
 
@@ -49,7 +53,7 @@ class CompletionConfig:
     max_file_bytes: int = field(default=8_000_000, metadata={"min": 1})
     """Documents larger than this are not completed."""
 
-    reuse_cache: bool = True
+    reuse_cache: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""
 
 

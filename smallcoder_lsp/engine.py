@@ -21,6 +21,7 @@ from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import DocumentStore
 from smallcoder_lsp.context.extract import NONE, CompletionContext, ContextBlock, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.rerank import following_logprob, following_text
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.stepwise import GreedyBan, step
@@ -32,6 +33,8 @@ from smallcoder_lsp.postprocess import postprocess
 from smallcoder_lsp.prompt import FimTemplate, build_prompt, detect_fim_template
 
 log = logging.getLogger(__name__)
+
+RERANK_TEMPERATURE = 0.8
 
 # Settings whose change needs the model loaded again.
 MODEL_FIELDS = ("model", "backend", "context_length", "threads")
@@ -212,7 +215,43 @@ class Engine:
         last_line_complete = generation.stats.stop_reason not in ("max_tokens", "deadline", "context")
         text = postprocess(generation.text, ctx, last_line_complete=last_line_complete)
         log.debug("completion %r -> %r (%s)", generation.text, text, generation.stats)
+        if invoked and self._fim is None and cfg.rerank_candidates > 1:
+            text = self._rerank(session, ctx, tokens, rules, text, cancel)
         return Completion(text, offset, ctx.line_prefix, ctx.multiline, generation.stats)
+
+    def _rerank(
+        self,
+        session: Session,
+        ctx: CompletionContext,
+        prompt: list[int],
+        rules: StopRules,
+        greedy: str,
+        cancel: CancelToken,
+    ) -> str:
+        """Sample more candidates and keep the one after which the model finds the following lines likeliest."""
+        following = following_text(ctx.suffix)
+        if not following.strip():
+            return greedy
+        candidates = [greedy] if greedy else []
+        for seed in range(1, self.config.completion.rerank_candidates):
+            sampled = complete(session, prompt, rules, Sampler(RERANK_TEMPERATURE, seed=seed), cancel)
+            complete_line = sampled.stats.stop_reason not in ("max_tokens", "deadline", "context")
+            text = postprocess(sampled.text, ctx, last_line_complete=complete_line)
+            if text and text not in candidates:
+                candidates.append(text)
+        if len(candidates) < 2:
+            return greedy
+        tokenize = session.backend.tokenize
+        following_tokens = tokenize(following, add_bos=False)
+        scores = []
+        for text in candidates:
+            context = prompt + tokenize(text, add_bos=False)
+            if len(context) + len(following_tokens) > session.context_length:
+                return greedy
+            scores.append(following_logprob(session, context, following_tokens, cancel))
+        best = max(range(len(candidates)), key=scores.__getitem__)
+        log.debug("rerank %s -> %r", list(zip(candidates, scores, strict=True)), candidates[best])
+        return candidates[best]
 
     # -- step-wise generation (docstrings) ---------------------------------------------------------------
 

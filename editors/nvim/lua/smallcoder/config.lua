@@ -17,6 +17,7 @@ M.server_defaults = {
     prefixTokens = 1024,
     suffixTokens = 256,
     firstTokenTargetMs = 200,
+    rerankCandidates = 1,
     temperature = 0.0,
     timeoutMs = 2000,
     maxFileBytes = 8000000,
