@@ -88,9 +88,11 @@ async def execute(ls: SmallcoderServer, arguments: tuple[Any, ...]) -> dict[str,
     result = await ls.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(edit=workspace_edit, label=f"Docstring for {edit.name}")
     )
-    if not result.applied:
-        ls.tell(f"the docstring was not applied: {result.failure_reason or 'the editor refused it'}")
-    return {**summary, "applied": result.applied, "reason": result.failure_reason or ""}
+    applied = bool(result and result.applied)  # a client may answer null
+    reason = (result.failure_reason if result else None) or ("" if applied else "the editor refused it")
+    if not applied:
+        ls.tell(f"the docstring was not applied: {reason}")
+    return {**summary, "applied": applied, "reason": reason}
 
 
 def code_actions(ls: SmallcoderServer, params: types.CodeActionParams) -> list[types.CodeAction]:
