@@ -65,6 +65,18 @@ class CompletionConfig:
 
 
 @dataclass(frozen=True)
+class DocstringConfig:
+    style: str = field(default="google", metadata={"choices": ("google", "numpy", "rest")})
+    """Docstring layout: Google (Args:), NumPy (Parameters, underlined) or reST (:param x:)."""
+
+    max_line_length: int = field(default=88, metadata={"min": 40, "max": 200})
+    """Generated docstring lines are wrapped to this width (indentation included)."""
+
+    max_tokens: int = field(default=40, metadata={"min": 4, "max": 256})
+    """Most tokens the model writes for each part: the summary line and each description."""
+
+
+@dataclass(frozen=True)
 class Config:
     model: str = ""
     """Path to a GGUF model file (or, for mlx and torch, a Hugging Face folder). Empty means the embedded
@@ -94,6 +106,9 @@ class Config:
 
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     """Completion settings."""
+
+    docstring: DocstringConfig = field(default_factory=DocstringConfig)
+    """Docstring generation settings (the ``smallcoder.generateDocstring`` command and code action)."""
 
 
 def to_camel(name: str) -> str:

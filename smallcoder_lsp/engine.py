@@ -12,29 +12,28 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from smallcoder_lsp.backends import HF_BACKENDS, load_backend, resolve_backend_name
-from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
+from smallcoder_lsp.backends import resolve_backend_name
+from smallcoder_lsp.backends.base import Backend, Generator
 from smallcoder_lsp.budget import Throughput
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import Document, DocumentStore
 from smallcoder_lsp.context.extract import NONE, CompletionContext, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.stepwise import GreedyBan, step
 from smallcoder_lsp.decode.stream import GenerationStats
 from smallcoder_lsp.errors import (
-    BackendUnavailable,
     Cancelled,
-    DeviceMemoryError,
     DocumentError,
     ModelLoadError,
     SmallcoderError,
 )
-from smallcoder_lsp.models import EMBEDDED_NAME, resolve_model_path
+from smallcoder_lsp.models import EMBEDDED_NAME, load_model
 from smallcoder_lsp.postprocess import postprocess
-from smallcoder_lsp.runtime import Runtime
+from smallcoder_lsp.runtime import Runtime, fit_to_context
 from smallcoder_lsp.suggestions import Suggestion, SuggestionCache
 
 log = logging.getLogger(__name__)
@@ -98,6 +97,8 @@ class Engine:
         self._runtime: Runtime | None = None
         self._load_error: SmallcoderError | None = None
         self._inflight: dict[str, Job] = {}
+        self._claims: dict[str, CancelToken] = {}
+        """Step-wise generations (docstrings) by key."""
         self._background: list[CancelToken] = []
         """Warm-ups and prefetches: guesses, cancelled by any real request."""
         self._last_offset: dict[str, int] = {}
@@ -150,7 +151,8 @@ class Engine:
 
     def cancel_all(self, reason: str) -> None:
         with self._lock:
-            for token in [*(job.cancel for job in self._inflight.values()), *self._background]:
+            jobs = [job.cancel for job in self._inflight.values()]
+            for token in [*jobs, *self._claims.values(), *self._background]:
                 token.cancel(reason)
 
     def shutdown(self) -> None:
@@ -319,28 +321,68 @@ class Engine:
 
         self._background_job(work)
 
+    # -- step-wise generation (docstrings) ---------------------------------------------------------------
 
-def load_model(config: Config) -> Backend | Generator:
-    """Load the configured model with the configured backend. When ``auto`` picked a runtime that cannot
-    load (not installed, out of memory), fall back to llama.cpp on the CPU with a warning."""
-    name = resolve_backend_name(config.backend)
-    try:
-        return load_backend(name, model_spec(config, name))
-    except (BackendUnavailable, DeviceMemoryError) as exc:
-        if config.backend != "auto" or name == "llama_cpp":
+    def claim(self, key: str) -> CancelToken:
+        """A cancel token for a request under ``key``; an older request under the same key is cancelled."""
+        token = CancelToken()
+        with self._lock:
+            previous = self._claims.get(key)
+            if previous is not None:
+                previous.cancel("superseded by a newer request")
+            self._claims[key] = token
+        return token
+
+    def release(self, key: str, token: CancelToken) -> None:
+        with self._lock:
+            if self._claims.get(key) is token:
+                del self._claims[key]
+
+    async def generate_line(self, prompt: str, max_tokens: int, cancel: CancelToken, stops: Sequence[str] = ()) -> str:
+        """Greedy text after ``prompt`` up to a line break (or a ``stops`` string),
+        one worker job per step.
+
+        Completions queued meanwhile run between two steps, so this never holds the worker for more than one
+        prefill chunk or one token.
+        """
+        loop = asyncio.get_running_loop()
+        prompt_tokens = await loop.run_in_executor(self._executor, self._line_prompt_tokens, prompt, max_tokens)
+        # A line break first would leave the part empty: refuse it (at most a few times) and take the next best.
+        sampler, text, refusals = GreedyBan(), "", 0
+        generated: list[int] = []
+        try:
+            while len(generated) < max_tokens:
+                target = prompt_tokens + generated
+                token = await loop.run_in_executor(self._executor, self._step, target, sampler, cancel)
+                if token is None:
+                    continue
+                backend = self._require_runtime().backend
+                if backend is None or token in backend.info.eos_ids:
+                    break
+                piece = backend.detokenize([token]).decode("utf-8", "ignore")
+                if not generated and "\n" in piece and refusals < 4:
+                    sampler.banned.add(token)
+                    refusals += 1
+                    continue
+                sampler.banned.clear()
+                generated.append(token)
+                text = backend.detokenize(generated).decode("utf-8", "ignore")
+                if "\n" in text.lstrip() or any(s in text for s in stops):
+                    break
+        except asyncio.CancelledError:
+            cancel.cancel("cancelled by the client")
             raise
-        log.warning("%s; falling back to llama_cpp", exc)
-        return load_backend("llama_cpp", model_spec(config, "llama_cpp"))
+        return text
 
+    def _line_prompt_tokens(self, prompt: str, max_tokens: int) -> list[int]:
+        backend = self._require_runtime().backend
+        if backend is None:
+            raise ModelLoadError("docstrings need a local model (the remote backend streams text only)")
+        limit = backend.info.context_length - max_tokens - 1
+        return fit_to_context(backend.tokenize(prompt, add_bos=True), limit, keep_first=True)
 
-def model_spec(config: Config, backend: str) -> ModelSpec:
-    """What ``backend`` loads for this config: a GGUF file, a Hugging Face folder, or a server URL."""
-    if backend == "remote":
-        if not config.remote_url:
-            raise ModelLoadError("backend 'remote' needs remoteUrl (e.g. http://127.0.0.1:8080)")
-        return ModelSpec(config.remote_url, config.context_length, timeout_s=config.remote_timeout_ms / 1000)
-    if backend in HF_BACKENDS:
-        from smallcoder_lsp.convert import hf_model_folder
-
-        return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
-    return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)
+    def _step(self, target: list[int], sampler: GreedyBan, cancel: CancelToken) -> int | None:
+        session = self._require_runtime().session
+        if session is None:
+            raise ModelLoadError("docstrings need a local model (the remote backend streams text only)")
+        return step(session, target, sampler, cancel)

@@ -27,6 +27,11 @@ M.server_defaults = {
     timeoutMs = 2000,
     maxFileBytes = 8000000,
   },
+  docstring = {
+    style = "google",
+    maxLineLength = 88,
+    maxTokens = 40,
+  },
 }
 
 M.defaults = {
