@@ -1,4 +1,4 @@
-"""The ``smallcoder-lsp`` command: ``serve``, ``complete``, ``doctor``, ``convert``."""
+"""The ``smallcoder-lsp`` command: ``serve``, ``complete``, ``bench``, ``doctor``, ``convert``."""
 
 from __future__ import annotations
 
@@ -51,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--stats", action="store_true", help="print timing and token counts to stderr")
     _model_options(complete)
 
+    bench = sub.add_parser("bench", help="replay the coding corpus and real typing through the server; check targets")
+    bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("smallcoder-bench"), help="report folder (default: %(default)s)"
+    )
+    bench.add_argument("--pace-ms", type=float, default=120.0, help="time between keystrokes (default: 120)")
+    bench.add_argument(
+        "--baseline",
+        choices=["naive", "none"],
+        help="naive: also type with no KV reuse (default: naive, none with --quick)",
+    )
+    bench.add_argument("--backends", default="auto", help="comma-separated backends to compare (default: auto)")
+    bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
+    bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
+    bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
     doctor = sub.add_parser("doctor", help="print the hardware profile, the backends and which one would run")
     _model_options(doctor)
 
@@ -62,6 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
     convert.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
     return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from smallcoder_lsp.bench.run import BenchOptions, run_bench
+
+    baseline = args.baseline or ("none" if args.quick else "naive")
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip()) or ("auto",)
+    options = BenchOptions(
+        quick=args.quick,
+        out=args.out,
+        pace_ms=args.pace_ms,
+        baseline="" if baseline == "none" else baseline,
+        backends=backends,
+        model=args.model,
+        threads=args.threads,
+        plots=not args.no_plots,
+    )
+    return run_bench(options)
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -153,13 +187,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level or ("info" if args.command == "serve" else "warning"), args.log_file)
+    setup_logging(
+        getattr(args, "log_level", None) or ("info" if args.command == "serve" else "warning"),
+        getattr(args, "log_file", None),
+    )
     if args.command == "serve":
         code = cmd_serve(args)
         logging.shutdown()
         # Leave at once: a blocked stdin reader thread must not keep the process alive after `exit`.
         os._exit(code)
-    commands = {"complete": cmd_complete, "doctor": cmd_doctor, "convert": cmd_convert}
+    commands = {"complete": cmd_complete, "bench": cmd_bench, "doctor": cmd_doctor, "convert": cmd_convert}
     return commands[args.command](args)
 
 

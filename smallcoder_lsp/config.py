@@ -25,7 +25,7 @@ class CompletionConfig:
     """Most tokens generated for a single-line completion."""
 
     multiline_max_tokens: int = field(default=128, metadata={"min": 1, "max": 2048})
-    """Most tokens generated for a multi-line completion (an empty line that opens or continues a block)."""
+    """Most tokens generated for a multi-line completion (an empty line that opens a block body)."""
 
     max_lines: int = field(default=8, metadata={"min": 1, "max": 200})
     """Most lines in a multi-line completion."""
@@ -40,6 +40,17 @@ class CompletionConfig:
     """Automatic requests drop extra context (other files, imports, scopes) when the tokens not yet cached
     would take longer than this to evaluate at the measured prefill rate."""
 
+    rerank_candidates: int = field(default=1, metadata={"min": 1, "max": 8})
+    """For invoked requests with a model without FIM tokens: sample this many candidates and keep the one after
+    which the model finds the following lines most likely (1 turns reranking off)."""
+
+    response_deadline_ms: int = field(default=80, metadata={"min": 0, "max": 60_000})
+    """Automatic requests are answered by then with whatever whole, parseable part is ready, while decoding goes
+    on so the next keystroke is served from it (0 waits for the full answer; invoked requests always do)."""
+
+    prefetch: bool = True
+    """After a suggestion is computed, also compute the next one as if it were accepted and Enter pressed."""
+
     temperature: float = field(default=0.0, metadata={"min": 0.0, "max": 2.0})
     """Sampling temperature; 0 is greedy, which is what completion wants."""
 
@@ -48,6 +59,21 @@ class CompletionConfig:
 
     max_file_bytes: int = field(default=8_000_000, metadata={"min": 1})
     """Documents larger than this are not completed."""
+
+    reuse_cache: bool = field(default=True, metadata={"hidden": True})
+    """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""
+
+
+@dataclass(frozen=True)
+class DocstringConfig:
+    style: str = field(default="google", metadata={"choices": ("google", "numpy", "rest")})
+    """Docstring layout: Google (Args:), NumPy (Parameters, underlined) or reST (:param x:)."""
+
+    max_line_length: int = field(default=88, metadata={"min": 40, "max": 200})
+    """Generated docstring lines are wrapped to this width (indentation included)."""
+
+    max_tokens: int = field(default=40, metadata={"min": 4, "max": 256})
+    """Most tokens the model writes for each part: the summary line and each description."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,9 @@ class Config:
 
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     """Completion settings."""
+
+    docstring: DocstringConfig = field(default_factory=DocstringConfig)
+    """Docstring generation settings (the ``smallcoder.generateDocstring`` command and code action)."""
 
 
 def to_camel(name: str) -> str:

@@ -37,3 +37,8 @@ class DeviceMemoryError(SmallcoderError):
 
 class RemoteError(SmallcoderError):
     """A remote completion server is down, too slow, or answered something that is not a completion."""
+
+
+class DocstringError(SmallcoderError):
+    """A docstring cannot be generated here (no definition at the cursor, a lambda, a syntax error); the
+    message says why, for the user."""

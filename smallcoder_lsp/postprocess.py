@@ -14,12 +14,15 @@ from smallcoder_lsp.context.syntax import adds_errors, block_probe
 from smallcoder_lsp.decode.stopping import indent_width
 
 
-def postprocess(text: str, ctx: CompletionContext, *, last_line_complete: bool = True) -> str:
-    text = trim_to_block(text, ctx, last_line_complete=last_line_complete)
+def postprocess(text: str, ctx: CompletionContext, *, last_line_complete: bool = True, partial: bool = False) -> str:
+    """Trim and check ``text``. ``partial`` text is a generation still under way: then no closing brackets
+    are added, so only a part that parses as it stands is kept."""
+    text = trim_to_block(text, ctx, last_line_complete=last_line_complete and not partial)
     text = drop_suffix_overlap(text, ctx)
     text = drop_repeated_lines(text, ctx)
     text = cut_loop(text)
-    text = balance_brackets(text, ctx)
+    if not partial:
+        text = balance_brackets(text, ctx)
     return keep_parseable(text, ctx)
 
 

@@ -6,7 +6,7 @@ The server and the bench consume the same ``stream`` and read the same :class:`G
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from smallcoder_lsp.decode.cancel import CancelToken
@@ -103,7 +103,13 @@ def complete(
     rules: StopRules,
     sampler: Sampler,
     cancel: CancelToken | None = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> Generation:
+    """Run ``stream`` to its end; ``on_text`` sees the text so far after every piece."""
     stats = GenerationStats()
-    text = "".join(stream(session, prompt, rules, sampler, cancel, stats))
+    text = ""
+    for piece in stream(session, prompt, rules, sampler, cancel, stats):
+        text += piece
+        if on_text is not None:
+            on_text(text)
     return Generation(text=text, stats=stats)

@@ -8,7 +8,7 @@ Leaving the loop closes the generator, which drops the connection and so stops t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from smallcoder_lsp.backends.base import Generator, TextRequest
 from smallcoder_lsp.decode.cancel import CancelToken
@@ -56,8 +56,18 @@ def stream_text(
 
 
 def complete_text(
-    generator: Generator, prompt: str, rules: StopRules, temperature: float = 0.0, cancel: CancelToken | None = None
+    generator: Generator,
+    prompt: str,
+    rules: StopRules,
+    temperature: float = 0.0,
+    cancel: CancelToken | None = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> Generation:
+    """Run ``stream_text`` to its end; ``on_text`` sees the text so far after every piece."""
     stats = GenerationStats()
-    text = "".join(stream_text(generator, prompt, rules, temperature, cancel, stats))
+    text = ""
+    for piece in stream_text(generator, prompt, rules, temperature, cancel, stats):
+        text += piece
+        if on_text is not None:
+            on_text(text)
     return Generation(text=text, stats=stats)

@@ -21,7 +21,7 @@ from smallcoder_lsp.config import Config, decode_config
 from smallcoder_lsp.context.documents import DocumentStore
 from smallcoder_lsp.engine import Completion, Engine, ModelStatus
 from smallcoder_lsp.errors import Cancelled, ModelLoadError, SmallcoderError
-from smallcoder_lsp.server import convert
+from smallcoder_lsp.server import convert, docstrings
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def status_payload(status: ModelStatus, engine: Engine | None) -> dict[str, Any]
         "version": __version__,
     }
     if engine is not None and engine.last_stats is not None:
-        payload["lastCompletion"] = dataclasses.asdict(engine.last_stats)
+        payload["lastCompletion"] = {**dataclasses.asdict(engine.last_stats), "raw_text": engine.last_raw_text}
     return payload
 
 
@@ -219,6 +219,8 @@ def create_server(config: Config | None = None, overrides: dict[str, Any] | None
         item_caps = caps.completion.completion_item if caps and caps.completion else None
         snippets = bool(item_caps and item_caps.snippet_support)
         return convert.to_lsp_completion_list(*result, ls.encoding, snippets=snippets)
+
+    docstrings.register(server)
 
     @server.feature(STATUS_REQUEST)
     def status(ls: SmallcoderServer, params: Any) -> dict[str, Any]:

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from smallcoder_lsp import backends
-from smallcoder_lsp import engine as engine_module
+from smallcoder_lsp import models as models_module
 from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import ModelSpec, TextRequest
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.convert import convert
-from smallcoder_lsp.engine import Engine, load_model
+from smallcoder_lsp.engine import Engine
 from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError, RemoteError
 from smallcoder_lsp.hardware import importable
-from smallcoder_lsp.models import check_hf_folder, embedded_model_path, gguf_architecture
+from smallcoder_lsp.models import check_hf_folder, embedded_model_path, gguf_architecture, load_model
 
 needs_torch = pytest.mark.skipif(not importable("torch"), reason="needs the torch extra")
 
@@ -55,8 +55,8 @@ def test_auto_falls_back_to_llama_cpp_when_its_pick_cannot_load(monkeypatch):
         return real_import(name, *args)
 
     monkeypatch.setattr(backends.importlib, "import_module", no_torch)
-    monkeypatch.setattr(engine_module, "resolve_backend_name", lambda name: "torch" if name == "auto" else name)
-    monkeypatch.setattr(engine_module, "model_spec", lambda config, name: ModelSpec(str(embedded_model_path()), 512))
+    monkeypatch.setattr(models_module, "resolve_backend_name", lambda name: "torch" if name == "auto" else name)
+    monkeypatch.setattr(models_module, "model_spec", lambda config, name: ModelSpec(str(embedded_model_path()), 512))
     backend = load_model(Config(backend="auto"))
     assert type(backend).__name__ == "LlamaCppBackend"
     backend.close()
@@ -216,8 +216,8 @@ def test_out_of_memory_while_loading_falls_back_under_auto(monkeypatch, tmp_path
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", oom)
     with pytest.raises(DeviceMemoryError, match="out of memory loading"):
         load_backend("torch", ModelSpec(str(tmp_path)))
-    monkeypatch.setattr(engine_module, "resolve_backend_name", lambda name: "torch" if name == "auto" else name)
-    monkeypatch.setattr(engine_module, "model_spec", lambda config, name: ModelSpec(str(embedded_model_path()), 512))
+    monkeypatch.setattr(models_module, "resolve_backend_name", lambda name: "torch" if name == "auto" else name)
+    monkeypatch.setattr(models_module, "model_spec", lambda config, name: ModelSpec(str(embedded_model_path()), 512))
     backend = load_model(Config(backend="auto"))
     assert type(backend).__name__ == "LlamaCppBackend"
     backend.close()

@@ -57,7 +57,7 @@ async def test_engine_completes_through_the_server(server_url):
     engine = Engine(Config(backend="remote", remote_url=server_url))
     engine.documents.open("file:///r.py", "python", 1, PROMPT)
     assert engine.start().result().state == "ready"
-    completion = await engine.complete("file:///r.py", len(PROMPT.encode()))
+    completion = await engine.complete("file:///r.py", len(PROMPT.encode()), invoked=True)
     assert completion.stats is not None and completion.stats.generated_tokens > 0
     assert "\n" not in completion.text  # single-line: the stop rule cut the stream
     engine.shutdown()

@@ -77,11 +77,19 @@ async def test_typing_updates_the_document_incrementally(client: LanguageClient)
 async def test_a_superseded_request_comes_back_empty_and_the_newest_answers(client: LanguageClient):
     text = "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n        "
     uri = open_doc(client, text)
-    first = asyncio.ensure_future(inline(client, uri, end_of(text), invoked=False))
-    second = asyncio.ensure_future(inline(client, uri, end_of(text), invoked=False))
-    first_result, second_result = await asyncio.gather(first, second)
-    assert not first_result.items
-    assert len(second_result.items) == 1
+    first = asyncio.ensure_future(inline(client, uri, end_of(text), invoked=True))
+    await asyncio.sleep(0.05)
+    typed = text + "self.items.append("  # the user typed on before the first answer came
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=typed)],
+        )
+    )
+    second = await inline(client, uri, end_of(typed, client.position_encoding), invoked=True)
+    assert not (await first).items
+    assert len(second.items) == 1
+    assert str(second.items[0].insert_text).startswith("        self.items.append(")
 
 
 async def test_cancel_request_is_honoured_and_the_server_keeps_serving(client: LanguageClient):
@@ -92,7 +100,11 @@ async def test_cancel_request_is_honoured_and_the_server_keeps_serving(client: L
         position=end_of(big),
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
     )
-    future = client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="to-cancel")
+    # pytest-lsp sends a request only once its coroutine runs: start it before cancelling it.
+    future = asyncio.ensure_future(
+        client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="to-cancel")
+    )
+    await asyncio.sleep(0.2)
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
     try:
         result = await future

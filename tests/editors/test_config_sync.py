@@ -56,6 +56,8 @@ def server_settings(obj: Any = None, prefix: str = "") -> Iterator[Setting]:
     hints = get_type_hints(type(obj))
     docs = field_docstrings()
     for f in dataclasses.fields(obj):
+        if f.metadata.get("hidden"):
+            continue  # internal knobs (the bench's naive baseline) are not editor settings
         value = getattr(obj, f.name)
         key = prefix + to_camel(f.name)
         if dataclasses.is_dataclass(value):

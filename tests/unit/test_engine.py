@@ -4,8 +4,9 @@ import pytest
 
 from smallcoder_lsp.backends.fake import FakeBackend
 from smallcoder_lsp.config import CompletionConfig, Config
-from smallcoder_lsp.engine import Engine, fit_to_context
+from smallcoder_lsp.engine import Engine
 from smallcoder_lsp.errors import Cancelled, DocumentError, ModelLoadError
+from smallcoder_lsp.runtime import fit_to_context
 
 URI = "file:///t.py"
 TEXT = "def f(n):\n    "
@@ -19,6 +20,11 @@ class SlowFake(FakeBackend):
 
         time.sleep(0.01)
         super().evaluate(tokens)
+
+
+def type_at_end(engine: Engine, text: str) -> None:
+    doc = engine.documents.get(URI)
+    doc.apply_edit(len(doc.text), len(doc.text), text.encode())
 
 
 def engine_with(backend: FakeBackend, **completion) -> Engine:
@@ -38,19 +44,20 @@ async def test_completes_with_the_loaded_backend():
 
 
 async def test_newest_request_for_a_document_supersedes_the_older_one():
-    engine = engine_with(SlowFake({TEXT: "x = 1\n    y = 2\n    z = 3\n"}))
-    first = asyncio.ensure_future(engine.complete(URI, len(TEXT)))
+    engine = engine_with(SlowFake({TEXT: "x = 1\n    y = 2\n    z = 3\n", TEXT + "q": " = 7\n"}))
+    first = asyncio.ensure_future(engine.complete(URI, len(TEXT), invoked=True))
     await asyncio.sleep(0.03)
-    second = await engine.complete(URI, len(TEXT))
+    type_at_end(engine, "q")  # not what the first request is generating
+    second = await engine.complete(URI, len(TEXT) + 1, invoked=True)
     with pytest.raises(Cancelled, match="superseded"):
         await first
-    assert second.text.startswith("x = 1")
+    assert second.text == " = 7"
 
 
 async def test_client_cancellation_stops_the_worker():
     backend = SlowFake({TEXT: "a" * 200})
     engine = engine_with(backend, max_tokens=200, multiline_max_tokens=200)
-    task = asyncio.ensure_future(engine.complete(URI, len(TEXT)))
+    task = asyncio.ensure_future(engine.complete(URI, len(TEXT), invoked=True))
     await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

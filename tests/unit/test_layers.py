@@ -28,6 +28,9 @@ ABOVE = {
     "prompt": ("cli", "server", "engine", "decode", "postprocess", "bench"),
     "postprocess": ("cli", "server", "engine", "bench"),
     "engine": ("cli", "server", "bench"),
+    "runtime": ("cli", "server", "engine", "bench"),
+    "suggestions": ("cli", "server", "engine", "runtime", "bench"),
+    "budget": ("cli", "server", "engine", "runtime", "bench"),
     "server": ("cli", "bench"),
 }
 

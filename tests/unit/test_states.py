@@ -57,10 +57,10 @@ async def test_engine_keeps_two_open_files_warm():
     engine.documents.open("file:///a.py", "python", 1, a_text)
     engine.documents.open("file:///b.py", "python", 1, b_text)
     engine.start().result()
-    await engine.complete("file:///a.py", len(a_text))
-    await engine.complete("file:///b.py", len(b_text))
+    await engine.complete("file:///a.py", len(a_text), invoked=True)
+    await engine.complete("file:///b.py", len(b_text), invoked=True)
     before = backend.evaluated_tokens
-    await engine.complete("file:///a.py", len(a_text))
+    await engine.complete("file:///a.py", len(a_text), invoked=True)
     assert backend.evaluated_tokens - before <= 2  # the last prompt token (and nothing else) re-evaluated
     engine.shutdown()
 

@@ -20,9 +20,17 @@ M.server_defaults = {
     prefixTokens = 1024,
     suffixTokens = 256,
     firstTokenTargetMs = 200,
+    rerankCandidates = 1,
+    responseDeadlineMs = 80,
+    prefetch = true,
     temperature = 0.0,
     timeoutMs = 2000,
     maxFileBytes = 8000000,
+  },
+  docstring = {
+    style = "google",
+    maxLineLength = 88,
+    maxTokens = 40,
   },
 }
 

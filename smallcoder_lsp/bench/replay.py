@@ -1,0 +1,129 @@
+"""The typing replay: retype function bodies through the real server, one keystroke per ``pace`` seconds.
+
+Per key: ``didChange``, then an automatic inline-completion request; the previous request is cancelled with
+``$/cancelRequest`` if it is still open. A simulated user accepts a suggestion whose first line is exactly the
+rest of the true line; the accepted text then goes in as one edit, in place of the next keystroke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from smallcoder_lsp.bench.lsp_client import LspClient, ServerGone
+from smallcoder_lsp.bench.records import RequestRecord
+from smallcoder_lsp.bench.trace import TypingSession, next_keystroke
+
+LAST_ANSWER_TIMEOUT = 15.0
+
+
+def accepted_text(suggestion: str, remaining: str) -> str:
+    """What the simulated user accepts: the whole suggestion if the true text goes on with it, else its first
+    line if that is the rest of the true line, else nothing."""
+    first = suggestion.split("\n", 1)[0]
+    if not first or first != remaining.split("\n", 1)[0]:
+        return ""
+    return suggestion if remaining.startswith(suggestion) else first
+
+
+def lsp_position(text: str, offset: int) -> tuple[int, int]:
+    """(line, UTF-16 character) of a character offset."""
+    line = text.count("\n", 0, offset)
+    prefix = text[text.rfind("\n", 0, offset) + 1 : offset]
+    return line, len(prefix.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def suggestion_of(result: Any, line_prefix: str) -> str:
+    """The text an inline-completion answer shows after the cursor (its items replace the line's start)."""
+    items = result.get("items", []) if isinstance(result, dict) else (result or [])
+    if not items:
+        return ""
+    insert = items[0].get("insertText", "")
+    if isinstance(insert, dict):
+        insert = insert.get("value", "")
+    return insert[len(line_prefix) :] if insert.startswith(line_prefix) else ""
+
+
+@dataclass
+class StatsTracker:
+    """Pairs each answer with the server's stats of its last completion, and drops repeats (a cancelled
+    request leaves the previous stats in place)."""
+
+    last: dict[str, Any] | None = None
+
+    async def fetch(self, client: LspClient) -> dict[str, Any] | None:
+        status = await client.request("smallcoder/status")
+        stats = status.get("lastCompletion") if isinstance(status, dict) else None
+        if stats is None or stats == self.last:
+            return None
+        self.last = stats
+        return dict(stats)
+
+
+class Typist:
+    def __init__(self, client: LspClient, pace: float, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.pace = pace
+        self.clock = clock
+        self.tracker = StatsTracker()
+        self.records: list[RequestRecord] = []
+        self.answers: list[asyncio.Task[None]] = []
+
+    async def _answer(self, record: RequestRecord, future: asyncio.Future[Any]) -> None:
+        try:
+            result = await future
+        except ServerGone as exc:
+            record.error = str(exc)
+            return
+        except RuntimeError as exc:  # the server's answer to a cancelled request
+            record.error = str(exc)
+            return
+        record.answered_s = self.clock()
+        line_prefix = record.document[record.document.rfind("\n", 0, record.cursor) + 1 : record.cursor]
+        record.suggestion = suggestion_of(result, line_prefix)
+        with contextlib.suppress(ServerGone, RuntimeError):
+            record.stats = await self.tracker.fetch(self.client)
+
+    async def type_session(self, session: TypingSession, uri: str, on_key: Callable[[], None]) -> None:
+        text, pos, body, typed = session.before + session.after, len(session.before), session.body, 0
+        self.client.open(uri, text)
+        version, due = 1, self.clock()
+        open_request: tuple[int, asyncio.Task[None]] | None = None
+        last: RequestRecord | None = None
+        while typed < len(body):
+            await asyncio.sleep(max(0.0, due - self.clock()))
+            insert = ""
+            if last is not None and last.answered_s is not None and not last.cancelled and last.suggestion:
+                insert = accepted_text(last.suggestion, body[typed:])
+                last.accepted_chars = len(insert)
+            insert = insert or next_keystroke(body, typed)
+            if open_request is not None and not open_request[1].done():
+                self.client.cancel(open_request[0])
+                if last is not None:
+                    last.cancelled = True
+            line, char = lsp_position(text, pos)
+            version += 1
+            self.client.change(uri, version, line, char, insert)
+            text, pos, typed = text[:pos] + insert + text[pos:], pos + len(insert), typed + len(insert)
+            now = self.clock()
+            last = RequestRecord(session.name, len(self.records), now, now + self.pace, document=text, cursor=pos)
+            self.records.append(last)
+            request_id, future = self.client.inline(uri, *lsp_position(text, pos), invoked=False)
+            open_request = (request_id, asyncio.create_task(self._answer(last, future)))
+            self.answers.append(open_request[1])
+            on_key()
+            if self.client.gone_reason:
+                raise ServerGone(self.client.gone_reason)
+            due += self.pace
+        if open_request is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(open_request[1]), LAST_ANSWER_TIMEOUT)
+        self.client.close_document(uri)
+
+    async def settle(self, timeout: float = LAST_ANSWER_TIMEOUT) -> None:
+        """Wait for the answers still open (cancelled requests are answered too)."""
+        if self.answers:
+            await asyncio.wait(self.answers, timeout=timeout)

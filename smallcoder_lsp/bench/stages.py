@@ -1,0 +1,108 @@
+"""One stage of the bench: a fresh server process, the coding corpus or a typing replay, then it is shut down."""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smallcoder_lsp.backends import BACKENDS
+from smallcoder_lsp.bench.coding import run_corpus
+from smallcoder_lsp.bench.lsp_client import LspClient, ServerGone, server_command
+from smallcoder_lsp.bench.progress import Progress
+from smallcoder_lsp.bench.records import RequestRecord, StageResult
+from smallcoder_lsp.bench.replay import Typist
+from smallcoder_lsp.bench.trace import TypingSession
+from smallcoder_lsp.context.syntax import error_count
+
+# The corpus asks for whole function bodies, so it allows longer completions than typing does.
+CORPUS_OPTIONS: dict[str, Any] = {"completion": {"maxLines": 16, "multilineMaxTokens": 192}}
+
+
+@dataclass(frozen=True)
+class Plan:
+    pace_s: float
+    task_paths: tuple[Path, ...]
+    sessions: tuple[TypingSession, ...]
+    model: str | None = None
+    threads: int | None = None
+    command: tuple[str, ...] | None = None
+    """Run this instead of ``smallcoder-lsp serve`` (tests use it to stand in a crashing server)."""
+
+    @property
+    def body_chars(self) -> int:
+        return sum(len(s.body) for s in self.sessions)
+
+
+def inserted_is_valid(record: RequestRecord, text: str) -> bool | None:
+    """Whether inserting ``text`` at the request's cursor adds no syntax error to the document."""
+    doc, at = record.document, record.cursor
+    before = error_count("python", doc)
+    after = error_count("python", doc[:at] + text + doc[at:])
+    return None if before is None or after is None else after <= before
+
+
+def score_requests(records: list[RequestRecord]) -> None:
+    for record in records:
+        if record.suggestion:
+            record.shown_valid = inserted_is_valid(record, record.suggestion)
+        if record.stats is not None:
+            raw = str(record.stats.pop("raw_text", ""))
+            if raw.strip():
+                record.raw_valid = inserted_is_valid(record, raw)
+
+
+async def _type_all(client: LspClient, stage: StageResult, plan: Plan) -> None:
+    started = time.perf_counter()
+    typist = Typist(client, plan.pace_s, lambda: time.perf_counter() - started)
+    progress = Progress(f"typing ({stage.mode})", sum(len(s.keystrokes) for s in plan.sessions))
+    try:
+        for i, session in enumerate(plan.sessions):
+            uri = f"file:///smallcoder-bench/typing/{i}-{session.name.replace(':', '-')}"
+            await typist.type_session(session, uri, functools.partial(progress.tick, session.name))
+    finally:
+        await typist.settle()
+        stage.requests = typist.records
+        score_requests(stage.requests)
+    progress.finish(f"{len(stage.requests)} requests")
+
+
+async def _run_corpus(client: LspClient, stage: StageResult, plan: Plan) -> None:
+    progress = Progress("corpus", len(plan.task_paths))
+    stage.tasks = await run_corpus(client, list(plan.task_paths), progress.tick)
+    passed = sum(1 for t in stage.tasks if t.passed)
+    progress.finish(f"{passed}/{len(stage.tasks)} passed their tests")
+
+
+async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
+    """Run ``stage`` in a new server; any failure is written into the stage, and the server never outlives it."""
+    if stage.backend not in BACKENDS and stage.backend != "auto":
+        stage.fail(f"unknown backend '{stage.backend}' (installed: {', '.join(BACKENDS)})")
+        return stage
+    command = list(plan.command or server_command(plan.model, stage.backend, plan.threads))
+    options: dict[str, Any] = dict(CORPUS_OPTIONS) if stage.kind == "corpus" else {}
+    if stage.mode == "naive":
+        options["completion"] = {**options.get("completion", {}), "reuseCache": False}
+    client = LspClient(command)
+    started = time.perf_counter()
+    try:
+        await client.start()
+        status = await client.initialize(options)
+        stage.model = str(status.get("model", ""))
+        if status.get("state") != "ready":
+            stage.fail(f"the server is not ready: {status.get('message') or status.get('state')}")
+            return stage
+        await (_run_corpus if stage.kind == "corpus" else _type_all)(client, stage, plan)
+        stage.peak_rss_bytes = client.peak_rss_bytes()
+    except ServerGone as exc:
+        stage.fail(str(exc))
+    except OSError as exc:
+        stage.fail(f"cannot run the server: {exc}")
+    finally:
+        await client.close()
+        stage.wall_s = time.perf_counter() - started
+    if client.gone_reason:
+        stage.fail(client.gone_reason)
+    return stage

@@ -1,0 +1,85 @@
+"""Suggestions already computed, so that typing into one needs no model call.
+
+When the user types the characters a shown (or prefetched, or still generating) suggestion predicted, the next
+request is answered with the rest of it. A suggestion is anchored at a byte offset and remembers the text
+just before its anchor; it applies only while that text is unchanged and what was typed since the anchor is
+the start of the suggestion.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from smallcoder_lsp.context.documents import Document
+
+ANCHOR_CONTEXT = 256
+"""Bytes before the anchor that must be unchanged for a suggestion to apply."""
+MAX_PER_DOCUMENT = 8
+
+
+@dataclass
+class Suggestion:
+    anchor: int
+    before: bytes
+    """The ``ANCHOR_CONTEXT`` bytes before the anchor when it was computed."""
+    text: str = ""
+    """The suggestion (trimmed and checked), or the raw text so far while it is still generating."""
+    multiline: bool = False
+    done: bool = True
+    """False while the model is still generating it (``text`` grows)."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def at(cls, doc: Document, anchor: int, **kwargs: object) -> Suggestion:
+        return cls(anchor, doc.text[max(0, anchor - ANCHOR_CONTEXT) : anchor], **kwargs)  # type: ignore[arg-type]
+
+    def grow(self, text: str, done: bool = False) -> None:
+        with self._lock:
+            self.text, self.done = text, done
+
+    def rest_after(self, doc: Document, offset: int) -> str | None:
+        """What remains of this suggestion for a cursor at ``offset``, or None when it does not apply."""
+        if offset < self.anchor or doc.text[max(0, self.anchor - ANCHOR_CONTEXT) : self.anchor] != self.before:
+            return None
+        typed = doc.text[self.anchor : offset].decode("utf-8", "replace")
+        with self._lock:
+            text = self.text
+        if not text.startswith(typed):
+            return None
+        return text[len(typed) :]
+
+
+class SuggestionCache:
+    """The latest suggestions of each document, newest first."""
+
+    def __init__(self) -> None:
+        self._by_uri: dict[str, OrderedDict[int, Suggestion]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, uri: str, suggestion: Suggestion) -> None:
+        if not suggestion.text.strip():
+            return
+        with self._lock:
+            entries = self._by_uri.setdefault(uri, OrderedDict())
+            entries[id(suggestion)] = suggestion
+            entries.move_to_end(id(suggestion), last=False)
+            while len(entries) > MAX_PER_DOCUMENT:
+                entries.popitem()
+
+    def lookup(self, uri: str, doc: Document, offset: int) -> tuple[Suggestion, str] | None:
+        """The newest finished suggestion that still applies at ``offset``, with what remains of it."""
+        with self._lock:
+            entries = list(self._by_uri.get(uri, {}).values())
+        for suggestion in entries:
+            if not suggestion.done:
+                continue
+            rest = suggestion.rest_after(doc, offset)
+            if rest and rest.strip():
+                return suggestion, rest
+        return None
+
+    def forget(self, uri: str) -> None:
+        with self._lock:
+            self._by_uri.pop(uri, None)
