@@ -159,6 +159,16 @@ class Engine:
         self.cancel_all("shutting down")
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    def forget(self, uri: str) -> None:
+        """A document was closed: drop its suggestions and (on the worker, which owns them) its KV state."""
+        self.suggestions.forget(uri)
+
+        def drop() -> None:
+            if self._runtime is not None and self._runtime.states is not None:
+                self._runtime.states.forget(uri)
+
+        self._executor.submit(drop)
+
     def _require_runtime(self) -> Runtime:
         if self._runtime is None:
             raise self._load_error or ModelLoadError("no model is loaded")

@@ -198,6 +198,7 @@ def create_server(config: Config | None = None, overrides: dict[str, Any] | None
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SmallcoderServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
+        ls.engine.forget(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(

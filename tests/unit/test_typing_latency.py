@@ -100,3 +100,13 @@ async def test_fast_typing_keeps_the_queue_short():
     # Superseded jobs stop before they evaluate anything: far fewer prefills than keystrokes.
     prefills = [n for n in backend.evaluate_calls if n > 1]
     assert len(prefills) < len(requests) // 2
+
+
+async def test_closing_a_document_forgets_its_suggestions():
+    engine = engine_with(FakeBackend({TEXT: "return n\n"}), prefetch=False)
+    await engine.complete(URI, len(TEXT), invoked=True)
+    doc = engine.documents.get(URI)
+    assert engine.suggestions.lookup(URI, doc, len(TEXT)) is not None
+    engine.forget(URI)
+    drain(engine)
+    assert engine.suggestions.lookup(URI, doc, len(TEXT)) is None
