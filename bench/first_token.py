@@ -40,7 +40,7 @@ async def ask(client: LanguageClient, uri: str, line: int, character: int) -> tu
     )
     elapsed = time.perf_counter() - started
     status = await client.protocol.send_request_async("smallcoder/status", {})
-    return elapsed, status.lastCompletion._asdict()
+    return elapsed, {**status.lastCompletion._asdict(), "source": getattr(status, "lastSource", "model")}
 
 
 async def measure(path: Path, positions: int) -> None:
@@ -81,15 +81,19 @@ async def measure(path: Path, positions: int) -> None:
         )
         warm_resp, warm = await ask(client, uri, line_no, len(indent) + 1)
         rows.append((cold, warm, cold_resp, warm_resp))
+        cold_part = f"cold {1000 * cold['first_token_s']:7.1f} ms ({cold['evaluated_tokens']} tokens evaluated)"
+        if warm["source"] == "typed":  # the typed character matched the suggestion: no model call at all
+            print(f"line {line_no:5d}: {cold_part} | typed into the suggestion, answered in {1000 * warm_resp:.0f} ms")
+            continue
         print(
-            f"line {line_no:5d}: cold {1000 * cold['first_token_s']:7.1f} ms ({cold['evaluated_tokens']} tokens "
-            f"evaluated) | warm {1000 * warm['first_token_s']:6.1f} ms ({warm['evaluated_tokens']} evaluated, "
-            f"{warm['reused_tokens']} reused)"
+            f"line {line_no:5d}: {cold_part} | warm {1000 * warm['first_token_s']:6.1f} ms "
+            f"({warm['evaluated_tokens']} evaluated, {warm['reused_tokens']} reused)"
         )
     med = statistics.median
+    model_rows = [r for r in rows if r[1]["source"] != "typed"]
     print(
         f"median first token: cold {1000 * med(r[0]['first_token_s'] for r in rows):.0f} ms, "
-        f"warm {1000 * med(r[1]['first_token_s'] for r in rows):.1f} ms; "
+        f"warm (model) {1000 * med(r[1]['first_token_s'] for r in model_rows):.1f} ms over {len(model_rows)}; "
         f"median response: cold {1000 * med(r[2] for r in rows):.0f} ms, warm {1000 * med(r[3] for r in rows):.0f} ms"
     )
     await client.shutdown_async(None)

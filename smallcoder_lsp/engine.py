@@ -91,6 +91,8 @@ class Engine:
         self.last_stats: GenerationStats | None = None
         self.last_raw_text = ""
         """The model's text for ``last_stats``, before postprocessing (the bench checks its syntax)."""
+        self.last_source = ""
+        """Where the last answer came from: ``model``, ``partial``, ``typed`` or ``none`` (see Completion)."""
         self.throughput = Throughput()
         self.suggestions = SuggestionCache()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallcoder-model")
@@ -194,6 +196,11 @@ class Engine:
 
         Raises :class:`~smallcoder_lsp.errors.Cancelled` if this request is superseded or cancelled.
         """
+        completion = await self._answer(uri, offset, invoked)
+        self.last_source = completion.source
+        return completion
+
+    async def _answer(self, uri: str, offset: int, invoked: bool) -> Completion:
         if not self.config.completion.enabled:
             return Completion("", offset, source="none")
         doc = self.documents.get(uri)

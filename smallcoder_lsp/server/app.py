@@ -143,6 +143,8 @@ def status_payload(status: ModelStatus, engine: Engine | None) -> dict[str, Any]
     }
     if engine is not None and engine.last_stats is not None:
         payload["lastCompletion"] = {**dataclasses.asdict(engine.last_stats), "raw_text": engine.last_raw_text}
+    if engine is not None and engine.last_source:
+        payload["lastSource"] = engine.last_source  # "typed": answered from a suggestion, no model call
     return payload
 
 
