@@ -107,8 +107,13 @@ def complete(
 ) -> Generation:
     """Run ``stream`` to its end; ``on_text`` sees the text so far after every piece."""
     stats = GenerationStats()
+    return collect(stream(session, prompt, rules, sampler, cancel, stats), stats, on_text)
+
+
+def collect(pieces: Iterator[str], stats: GenerationStats, on_text: Callable[[str], None] | None) -> Generation:
+    """Join a stream's pieces into a Generation, telling ``on_text`` the text so far after each one."""
     text = ""
-    for piece in stream(session, prompt, rules, sampler, cancel, stats):
+    for piece in pieces:
         text += piece
         if on_text is not None:
             on_text(text)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from smallcoder_lsp.backends.base import Generator, TextRequest
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.stopping import StopRules, stop_reason
-from smallcoder_lsp.decode.stream import Generation, GenerationStats
+from smallcoder_lsp.decode.stream import Generation, GenerationStats, collect
 
 
 def stream_text(
@@ -65,9 +65,4 @@ def complete_text(
 ) -> Generation:
     """Run ``stream_text`` to its end; ``on_text`` sees the text so far after every piece."""
     stats = GenerationStats()
-    text = ""
-    for piece in stream_text(generator, prompt, rules, temperature, cancel, stats):
-        text += piece
-        if on_text is not None:
-            on_text(text)
-    return Generation(text=text, stats=stats)
+    return collect(stream_text(generator, prompt, rules, temperature, cancel, stats), stats, on_text)
