@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from smallcoder_lsp.bench.corpus import CorpusError, Task, keyword_score, load_task
+from smallcoder_lsp.bench.docstrings import CATEGORY as DOCSTRING_CATEGORY
+from smallcoder_lsp.bench.docstrings import document_task
 from smallcoder_lsp.bench.lsp_client import LspClient, ServerGone
 from smallcoder_lsp.bench.records import TaskRecord
 from smallcoder_lsp.bench.replay import StatsTracker, lsp_position, suggestion_of
@@ -45,6 +47,16 @@ async def complete_task(client: LspClient, task: Task, tracker: StatsTracker) ->
             client.close_document(uri)
     if record.stats is not None:
         record.raw = str(record.stats.pop("raw_text", ""))
+    if task.category == DOCSTRING_CATEGORY and not client.gone_reason:
+        try:
+            parses_, covered, why = await asyncio.wait_for(
+                document_task(client, task, uri.replace(".py", "-command.py")), TASK_TIMEOUT
+            )
+        except asyncio.TimeoutError:
+            parses_, covered, why = None, None, f"no docstring in {TASK_TIMEOUT:.0f} s"
+        record.docstring_parses, record.docstring_params_covered = parses_, covered
+        if why:
+            record.reason = f"docstring command: {why}"
     return record
 
 

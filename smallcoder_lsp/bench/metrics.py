@@ -86,6 +86,16 @@ def typing_summary(records: Sequence[RequestRecord], body_chars: int) -> dict[st
     }
 
 
+def docstring_summary(tasks: Sequence[TaskRecord]) -> dict[str, float | None]:
+    """The docstring command on the docstring tasks: edited files that parse, parameters named."""
+    parsed = [t.docstring_parses for t in tasks if t.docstring_parses is not None]
+    covered = [t.docstring_params_covered for t in tasks if t.docstring_params_covered is not None]
+    return {
+        "docstring_parses_rate": fraction(sum(parsed), len(parsed)),
+        "docstring_params_covered": sum(covered) / len(covered) if covered else None,
+    }
+
+
 def corpus_summary(tasks: Sequence[TaskRecord]) -> dict[str, Any]:
     """Quality and latency over coding-corpus tasks (all of them, or one category's)."""
     done = [t for t in tasks if not t.error]
@@ -98,6 +108,7 @@ def corpus_summary(tasks: Sequence[TaskRecord]) -> dict[str, Any]:
         "shown_valid_rate": _valid_rate(t.shown_valid for t in done),
         "raw_valid_rate": _valid_rate(t.raw_valid for t in done),
         "keyword_score": sum(t.keyword_score for t in done) / len(done) if done else None,
+        **docstring_summary(done),
         "empty_fraction": fraction(sum(1 for t in done if not t.shown), len(done)),
         "response_ms": quantiles([t.response_ms for t in done if t.response_ms is not None]),
         "first_token_ms": quantiles(first_token_ms(stats)),

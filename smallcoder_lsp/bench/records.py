@@ -66,6 +66,10 @@ class TaskRecord:
     reason: str = ""
     """Why the tests failed, or why the task could not be run at all."""
     error: str = ""
+    docstring_parses: bool | None = None
+    """Docstring tasks: the file with the docstring command's edit parses."""
+    docstring_params_covered: float | None = None
+    """Docstring tasks: the fraction of the function's parameters the generated docstring names."""
 
 
 @dataclass

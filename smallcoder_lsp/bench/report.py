@@ -9,6 +9,8 @@ from typing import Any
 
 PERCENT_KEYS = (
     "pass_at_1",
+    "docstring_parses_rate",
+    "docstring_params_covered",
     "shown_valid_rate",
     "raw_valid_rate",
     "keyword_score",
@@ -64,6 +66,8 @@ CORPUS_ROWS = (
     "shown_valid_rate",
     "raw_valid_rate",
     "keyword_score",
+    "docstring_parses_rate",
+    "docstring_params_covered",
     "empty_fraction",
     "response_ms",
     "first_token_ms",
