@@ -44,7 +44,7 @@ class CompletionConfig:
     """For invoked requests with a model without FIM tokens: sample this many candidates and keep the one after
     which the model finds the following lines most likely (1 turns reranking off)."""
 
-    response_deadline_ms: int = field(default=80, metadata={"min": 0, "max": 60_000})
+    response_deadline_ms: int = field(default=25, metadata={"min": 0, "max": 60_000})
     """Automatic requests are answered by then with whatever whole, parseable part is ready, while decoding goes
     on so the next keystroke is served from it (0 waits for the full answer; invoked requests always do)."""
 

@@ -41,7 +41,7 @@ async def test_a_completion_asked_during_a_long_generation_answers_before_it_fin
 
     async def completion() -> None:
         await asyncio.sleep(0.1)  # the docstring is under way
-        assert (await engine.complete(URI, len(TEXT))).text == "return n"
+        assert (await engine.complete(URI, len(TEXT), invoked=True)).text == "return n"
         finished.append("completion")
 
     await asyncio.gather(docstring(), completion())
