@@ -84,7 +84,9 @@ async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
     command = list(plan.command or server_command(plan.model, stage.backend, plan.threads))
     options: dict[str, Any] = dict(CORPUS_OPTIONS) if stage.kind == "corpus" else {}
     if stage.mode == "naive":
-        options["completion"] = {**options.get("completion", {}), "reuseCache": False}
+        # What the failed attempts did: a fresh context per request, and an answer only when it is finished.
+        naive = {"reuseCache": False, "responseDeadlineMs": 0, "prefetch": False}
+        options["completion"] = {**options.get("completion", {}), **naive}
     client = LspClient(command)
     started = time.perf_counter()
     try:
