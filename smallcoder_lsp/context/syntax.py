@@ -83,20 +83,12 @@ def adds_errors(language_id: str, before: str, after: str, start: int, end: int)
     return False
 
 
-def count_errors(node: Node) -> int:
-    """ERROR and MISSING nodes under ``node``, visiting only subtrees that contain one."""
-    if not node.has_error:
-        return 0
-    count = 1 if node.is_error or node.is_missing else 0
-    return count + sum(count_errors(child) for child in node.children)
-
-
 def error_count(language_id: str, source: str) -> int | None:
     """Syntax errors in ``source``, or None when there is no grammar for the language."""
     parser = parser_for(language_id)
     if parser is None:
         return None
-    return count_errors(parser.parse(source.encode("utf-8", "surrogatepass")).root_node)
+    return len(error_spans(parser.parse(source.encode("utf-8", "surrogatepass")).root_node))
 
 
 def block_probe(language_id: str) -> str:
