@@ -25,7 +25,7 @@ from smallcoder_lsp.bench.metrics import typing_summary
 from smallcoder_lsp.bench.records import RequestRecord
 from smallcoder_lsp.bench.replay import accepted_text
 from smallcoder_lsp.bench.trace import TYPING_FILES, load_sessions, next_keystroke
-from smallcoder_lsp.models import resolve_model_path
+from smallcoder_lsp.models.files import resolve_model_path
 
 PREFIX_CHARS = 3000
 

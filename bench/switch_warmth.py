@@ -18,8 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
-from smallcoder_lsp.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "smallcoder_lsp" / "config.py", ROOT / "smallcoder_lsp" / "engine.py"]

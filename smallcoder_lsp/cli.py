@@ -124,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from smallcoder_lsp.engine import Engine
+    from smallcoder_lsp.completion.engine import Engine
 
     path: Path = args.file
     try:
@@ -165,14 +165,14 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from smallcoder_lsp.doctor import report
+    from smallcoder_lsp.models.doctor import report
 
     print(report(Config(**overrides_from(args))))
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from smallcoder_lsp.convert import convert, quantize_for_mlx
+    from smallcoder_lsp.models.convert import convert, quantize_for_mlx
 
     try:
         folder = convert(args.gguf, args.out, force=args.force)

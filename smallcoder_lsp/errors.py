@@ -35,6 +35,10 @@ class DeviceMemoryError(SmallcoderError):
     """The accelerator (or the host) ran out of memory loading or running the model."""
 
 
+class BackendFailure(SmallcoderError):
+    """The runtime failed in the middle of a job; its cache was reset (or the model reloaded)."""
+
+
 class RemoteError(SmallcoderError):
     """A remote completion server is down, too slow, or answered something that is not a completion."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 
-from smallcoder_lsp import hardware
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.errors import BackendUnavailable
 
@@ -24,11 +23,6 @@ BACKENDS: dict[str, tuple[str, str | None]] = {
 HF_BACKENDS = ("mlx", "torch")
 
 
-def resolve_backend_name(name: str) -> str:
-    """``auto`` becomes the backend DESIGN.md's table picks for this machine; any other name stays."""
-    return hardware.choose_backend(name, hardware.detect())[0] if name == "auto" else name
-
-
 def import_backend_module(name: str, module_name: str | None = None) -> object:
     """Import backend ``name``'s module (or a sibling that needs the same extra), naming the extra if missing."""
     if name not in BACKENDS:
@@ -42,7 +36,7 @@ def import_backend_module(name: str, module_name: str | None = None) -> object:
 
 
 def load_backend(name: str, spec: ModelSpec) -> Backend | Generator:
-    """Import the backend module ``name`` and load ``spec`` with it."""
-    module = import_backend_module(resolve_backend_name(name))
+    """Import the backend module ``name`` (a concrete name, not ``auto``) and load ``spec`` with it."""
+    module = import_backend_module(name)
     backend: Backend | Generator = module.load(spec)  # type: ignore[attr-defined]
     return backend

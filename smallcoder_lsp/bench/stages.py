@@ -85,7 +85,7 @@ async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
     options: dict[str, Any] = dict(CORPUS_OPTIONS) if stage.kind == "corpus" else {}
     if stage.mode == "naive":
         # What the failed attempts did: a fresh context per request, and an answer only when it is finished.
-        naive = {"reuseCache": False, "responseDeadlineMs": 0, "prefetch": False}
+        naive = {"reuseCache": False, "holdMs": 60_000, "blockWaitMs": 60_000, "prefetch": False}
         options["completion"] = {**options.get("completion", {}), **naive}
     client = LspClient(command)
     started = time.perf_counter()

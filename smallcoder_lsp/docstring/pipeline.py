@@ -2,7 +2,7 @@
 
 The prompt shows the definition as written (signature and body), then starts it again with the docstring
 written so far, so that it ends where the model's next words go. Each part is one short line of greedy text,
-generated step by step on the model worker (see :meth:`Engine.generate_line`).
+generated step by step on the model worker (see :func:`smallcoder_lsp.docstring.lines.generate_line`).
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import DocstringConfig
 from smallcoder_lsp.context.definitions import DefinitionInfo, find_definition
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.docstring.layout import clean, fallback, layout, prompt_text, render
-from smallcoder_lsp.engine import Engine
+from smallcoder_lsp.docstring.lines import generate_line
 from smallcoder_lsp.errors import DocstringError
 
 MAX_CONTEXT_LINES = 80
@@ -63,7 +64,7 @@ async def write_docstring(engine: Engine, info: DefinitionInfo, config: Docstrin
         if not line.slot:
             continue
         prompt = head + prompt_text(lines, texts, line.slot, LEVEL_IN_PROMPT)
-        raw = await engine.generate_line(prompt, config.max_tokens, cancel, STOPS)
+        raw = await generate_line(engine, prompt, config.max_tokens, cancel, STOPS)
         texts[line.slot] = clean(raw, line.slot, fallback(line.slot, info))
     return render(lines, texts, info.indent, config.max_line_length)
 

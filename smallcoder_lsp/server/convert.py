@@ -10,8 +10,8 @@ import re
 
 from lsprotocol import types
 
+from smallcoder_lsp.completion.result import Completion
 from smallcoder_lsp.context.documents import Document
-from smallcoder_lsp.engine import Completion
 from smallcoder_lsp.errors import PositionError
 
 WORD_BEFORE = re.compile(r"[\w$]+$")

@@ -9,16 +9,14 @@ computed against; one that is stale by the time it is ready is not sent, and the
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import converters, types
 
 from smallcoder_lsp.docstring.pipeline import DocstringEdit, definition_at, generate_docstring
 from smallcoder_lsp.errors import Cancelled, DocstringError, SmallcoderError
 from smallcoder_lsp.server import convert
-
-if TYPE_CHECKING:
-    from smallcoder_lsp.server.app import SmallcoderServer
+from smallcoder_lsp.server.language_server import SmallcoderServer
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import pytest
 
 from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import Backend, ModelSpec
-from smallcoder_lsp.hardware import importable
-from smallcoder_lsp.models import embedded_model_path
+from smallcoder_lsp.models.files import embedded_model_path
+from smallcoder_lsp.models.hardware import importable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -41,7 +41,7 @@ def gguf() -> Path:
 def converted(gguf: Path) -> Path:
     if not installed("torch"):
         pytest.skip("converting needs the torch extra: pip install 'smallcoder-lsp[torch]'")
-    from smallcoder_lsp.convert import convert
+    from smallcoder_lsp.models.convert import convert
 
     return convert("")
 

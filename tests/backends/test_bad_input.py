@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 
 from smallcoder_lsp import backends
-from smallcoder_lsp import models as models_module
 from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import ModelSpec, TextRequest
+from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
-from smallcoder_lsp.convert import convert
-from smallcoder_lsp.engine import Engine
 from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError, RemoteError
-from smallcoder_lsp.hardware import importable
-from smallcoder_lsp.models import check_hf_folder, embedded_model_path, gguf_architecture, load_model
+from smallcoder_lsp.models import loading as models_module
+from smallcoder_lsp.models.convert import convert
+from smallcoder_lsp.models.files import check_hf_folder, embedded_model_path, gguf_architecture
+from smallcoder_lsp.models.hardware import importable
+from smallcoder_lsp.models.loading import load_model
 
 needs_torch = pytest.mark.skipif(not importable("torch"), reason="needs the torch extra")
 

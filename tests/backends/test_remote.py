@@ -6,11 +6,11 @@ import pytest
 
 from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import Generator, ModelSpec, TextRequest
+from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.textstream import stream_text
-from smallcoder_lsp.engine import Engine
 from smallcoder_lsp.errors import Cancelled
 
 PROMPT = "def fibonacci(n):\n    if n < 2:\n        return n\n    return"

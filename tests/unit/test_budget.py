@@ -1,4 +1,4 @@
-from smallcoder_lsp.budget import Throughput, block_choices, fit_blocks
+from smallcoder_lsp.completion.budget import Throughput, block_choices, fit_blocks
 from smallcoder_lsp.context.extract import MULTI, CompletionContext, ContextBlock
 from smallcoder_lsp.decode.stream import GenerationStats
 

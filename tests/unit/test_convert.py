@@ -1,8 +1,8 @@
 import pytest
 from lsprotocol import types
 
+from smallcoder_lsp.completion.engine import Completion
 from smallcoder_lsp.context.documents import Document
-from smallcoder_lsp.engine import Completion
 from smallcoder_lsp.errors import PositionError
 from smallcoder_lsp.server import convert
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from smallcoder_lsp import hardware
 from smallcoder_lsp.config import Config, decode_config
-from smallcoder_lsp.doctor import report
+from smallcoder_lsp.models import hardware
+from smallcoder_lsp.models.doctor import report
 
 ALL = {"llama_cpp": True, "mlx": True, "mlx_lm": True, "torch": True, "transformers": True, "safetensors": True}
 

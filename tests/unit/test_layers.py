@@ -20,17 +20,20 @@ HOMES = {
     "tree_sitter": ("context/",),
 }
 
-# Which of our own parts each part must not import (the layers above it).
+# Which of our own parts each part must not import (the layers above it). A part is a top-level module or
+# package of smallcoder_lsp, or a module of completion/ (whose pieces are layered among themselves).
 ABOVE = {
-    "backends": ("cli", "server", "engine", "context", "prompt", "decode", "postprocess", "bench"),
-    "decode": ("cli", "server", "engine", "context", "prompt", "postprocess", "bench"),
-    "context": ("cli", "server", "engine", "prompt", "decode", "postprocess", "bench"),
-    "prompt": ("cli", "server", "engine", "decode", "postprocess", "bench"),
-    "postprocess": ("cli", "server", "engine", "bench"),
-    "engine": ("cli", "server", "bench"),
-    "runtime": ("cli", "server", "engine", "bench"),
-    "suggestions": ("cli", "server", "engine", "runtime", "bench"),
-    "budget": ("cli", "server", "engine", "runtime", "bench"),
+    "backends": ("cli", "server", "completion", "docstring", "models", "context", "decode", "bench"),
+    "decode": ("cli", "server", "completion", "docstring", "models", "context", "bench"),
+    "context": ("cli", "server", "completion", "docstring", "models", "decode", "bench"),
+    "models": ("cli", "server", "completion", "docstring", "context", "decode", "bench"),
+    "completion/prompt": ("completion/engine", "completion/runtime", "completion/postprocess"),
+    "completion/postprocess": ("completion/engine", "completion/runtime", "completion/prompt"),
+    "completion/suggestions": ("completion/engine", "completion/runtime"),
+    "completion/budget": ("completion/engine", "completion/runtime"),
+    "completion/runtime": ("completion/engine",),
+    "completion": ("cli", "server", "docstring", "bench"),
+    "docstring": ("cli", "server", "bench"),
     "server": ("cli", "bench"),
 }
 
@@ -42,6 +45,8 @@ def imports_of(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            # `from smallcoder_lsp.models import hardware` imports the module models.hardware
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -57,16 +62,48 @@ def test_heavy_dependencies_stay_in_their_homes():
                 assert rel.startswith(HOMES[top]), f"{rel} imports {name}; only {HOMES[top]} may"
 
 
+def part_of(rel: str) -> str:
+    """``completion/engine`` for completion/engine.py, else the top-level part (``decode``, ``cli``)."""
+    parts = rel.removesuffix(".py").split("/")
+    return "/".join(parts[:2]) if parts[0] == "completion" and len(parts) > 1 else parts[0]
+
+
 def test_layers_import_downward_only():
     for rel, names in modules():
-        part = rel.split("/")[0].removesuffix(".py")
+        part = part_of(rel)
         for name in names:
             if not name.startswith("smallcoder_lsp."):
                 continue
             target = name.split(".")[1]
-            assert target not in ABOVE.get(part, ()), f"{rel} imports {name}, a layer above it"
+            inner = "/".join(name.split(".")[1:3])
+            forbidden = (*ABOVE.get(part, ()), *ABOVE.get(part.split("/")[0], ()))
+            if part.startswith("completion") and target == "completion":
+                assert inner not in forbidden, f"{rel} imports {name}, a layer above it"
+            else:
+                assert target not in forbidden, f"{rel} imports {name}, a layer above it"
+
+
+def test_no_import_circles_between_modules():
+    graph = {rel.removesuffix(".py").replace("/", ".").removesuffix(".__init__"): names for rel, names in modules()}
+    own = {
+        m: {n.removeprefix("smallcoder_lsp.") for n in names if n.startswith("smallcoder_lsp.")}
+        for m, names in graph.items()
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in own.get(start, ()):
+            if nxt == goal:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                if reaches(nxt, goal, seen):
+                    return True
+        return False
+
+    circles = [m for m in own if reaches(m, m, set())]
+    assert not circles, f"import circles through: {sorted(circles)}"
 
 
 def test_the_walk_sees_the_package():
     rels = [rel for rel, _ in modules()]
-    assert "engine.py" in rels and "backends/llama_cpp.py" in rels and "server/app.py" in rels
+    assert "completion/engine.py" in rels and "backends/llama_cpp.py" in rels and "server/app.py" in rels

@@ -1,6 +1,6 @@
+from smallcoder_lsp.completion.postprocess import cut_loop, postprocess
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.extract import extract_context
-from smallcoder_lsp.postprocess import cut_loop, postprocess
 
 
 def ctx_at(text: str, marker: str = "<|>"):

@@ -2,8 +2,8 @@
 
 import pytest
 
+from smallcoder_lsp.completion.prompt import FIM_TEMPLATES, build_prompt, detect_fim_template
 from smallcoder_lsp.context.extract import MULTI, CompletionContext, ContextBlock
-from smallcoder_lsp.prompt import FIM_TEMPLATES, build_prompt, detect_fim_template
 
 CTX = CompletionContext(
     prefix="def add(a, b):\n    return ",

@@ -3,10 +3,10 @@
 import asyncio
 
 from smallcoder_lsp.backends.fake import FakeBackend
+from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.states import DocumentStates
-from smallcoder_lsp.engine import Engine
 
 A = [0, *range(10, 60)]
 B = [0, *range(100, 150)]

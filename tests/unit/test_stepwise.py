@@ -8,8 +8,9 @@ import time
 import pytest
 
 from smallcoder_lsp.backends.fake import FakeBackend
+from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
-from smallcoder_lsp.engine import Engine
+from smallcoder_lsp.docstring.lines import generate_line
 from smallcoder_lsp.errors import Cancelled
 
 URI = "file:///t.py"
@@ -35,7 +36,7 @@ async def test_a_completion_asked_during_a_long_generation_answers_before_it_fin
     finished: list[str] = []
 
     async def docstring() -> None:
-        text = await engine.generate_line(DOC_PROMPT, 200, engine.claim("docstring"))
+        text = await generate_line(engine, DOC_PROMPT, 200, engine.claim("docstring"))
         finished.append("docstring")
         assert text.startswith("word word")
 
@@ -50,7 +51,7 @@ async def test_a_completion_asked_during_a_long_generation_answers_before_it_fin
 
 async def test_a_newer_claim_cancels_the_running_generation():
     engine = engine_with(SlowFake({DOC_PROMPT: "word " * 60 + "\n"}))
-    first = asyncio.ensure_future(engine.generate_line(DOC_PROMPT, 200, engine.claim("docstring:a")))
+    first = asyncio.ensure_future(generate_line(engine, DOC_PROMPT, 200, engine.claim("docstring:a")))
     await asyncio.sleep(0.05)
     engine.claim("docstring:a")
     with pytest.raises(Cancelled, match="superseded"):
@@ -60,7 +61,7 @@ async def test_a_newer_claim_cancels_the_running_generation():
 async def test_the_resumed_step_reuses_the_cache():
     backend = FakeBackend({DOC_PROMPT: "abc\n"})
     engine = engine_with(backend)
-    await engine.generate_line(DOC_PROMPT, 20, engine.claim("d"))
+    await generate_line(engine, DOC_PROMPT, 20, engine.claim("d"))
     # After the prompt, every step evaluates just the one token it kept.
     prompt_calls = -(-len(DOC_PROMPT.encode()) // 64)
     assert all(n == 1 for n in backend.evaluate_calls[prompt_calls:])

@@ -12,8 +12,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from smallcoder_lsp.context.documents import Document
-
 ANCHOR_CONTEXT = 256
 """Bytes before the anchor that must be unchanged for a suggestion to apply."""
 MAX_PER_DOCUMENT = 8
@@ -32,23 +30,25 @@ class Suggestion:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def at(cls, doc: Document, anchor: int, **kwargs: object) -> Suggestion:
-        return cls(anchor, doc.text[max(0, anchor - ANCHOR_CONTEXT) : anchor], **kwargs)  # type: ignore[arg-type]
+    def at(cls, document: bytes, anchor: int, **kwargs: object) -> Suggestion:
+        """A suggestion anchored at byte ``anchor`` of the ``document`` text."""
+        return cls(anchor, document[max(0, anchor - ANCHOR_CONTEXT) : anchor], **kwargs)  # type: ignore[arg-type]
 
     def grow(self, text: str, done: bool = False) -> None:
         with self._lock:
             self.text, self.done = text, done
 
-    def rest_after(self, doc: Document, offset: int) -> str | None:
-        """What remains of this suggestion for a cursor at ``offset``, or None when it does not apply."""
-        if offset < self.anchor or doc.text[max(0, self.anchor - ANCHOR_CONTEXT) : self.anchor] != self.before:
+    def rest_after(self, text: bytes, offset: int) -> str | None:
+        """What remains of this suggestion for a cursor at ``offset`` of the document ``text``, or None when it
+        does not apply (the text before the anchor changed, or what was typed since is not its start)."""
+        if offset < self.anchor or text[max(0, self.anchor - ANCHOR_CONTEXT) : self.anchor] != self.before:
             return None
-        typed = doc.text[self.anchor : offset].decode("utf-8", "replace")
+        typed = text[self.anchor : offset].decode("utf-8", "replace")
         with self._lock:
-            text = self.text
-        if not text.startswith(typed):
+            suggestion = self.text
+        if not suggestion.startswith(typed):
             return None
-        return text[len(typed) :]
+        return suggestion[len(typed) :]
 
 
 class SuggestionCache:
@@ -68,14 +68,14 @@ class SuggestionCache:
             while len(entries) > MAX_PER_DOCUMENT:
                 entries.popitem()
 
-    def lookup(self, uri: str, doc: Document, offset: int) -> tuple[Suggestion, str] | None:
-        """The newest finished suggestion that still applies at ``offset``, with what remains of it."""
+    def lookup(self, uri: str, text: bytes, offset: int) -> tuple[Suggestion, str] | None:
+        """The newest finished suggestion that still applies at ``offset`` of ``text``, with what remains of it."""
         with self._lock:
             entries = list(self._by_uri.get(uri, {}).values())
         for suggestion in entries:
             if not suggestion.done:
                 continue
-            rest = suggestion.rest_after(doc, offset)
+            rest = suggestion.rest_after(text, offset)
             if rest and rest.strip():
                 return suggestion, rest
         return None

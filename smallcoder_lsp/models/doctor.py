@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from smallcoder_lsp import hardware
 from smallcoder_lsp.config import Config
-from smallcoder_lsp.convert import converted_dir
 from smallcoder_lsp.errors import SmallcoderError
-from smallcoder_lsp.models import EMBEDDED_NAME, resolve_model_path
+from smallcoder_lsp.models import hardware
+from smallcoder_lsp.models.convert import converted_dir
+from smallcoder_lsp.models.files import EMBEDDED_NAME, resolve_model_path
 
 
 def model_line(config: Config, backend: str) -> str:

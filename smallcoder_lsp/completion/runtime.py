@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from smallcoder_lsp.backends.base import Backend, Generator
-from smallcoder_lsp.budget import Throughput, fit_blocks
+from smallcoder_lsp.completion.budget import Throughput, fit_blocks
+from smallcoder_lsp.completion.postprocess import trim
+from smallcoder_lsp.completion.prompt import FimTemplate, build_prompt, detect_fim_template
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.extract import CompletionContext, ContextBlock
 from smallcoder_lsp.decode.cancel import CancelToken
@@ -23,13 +26,20 @@ from smallcoder_lsp.decode.states import DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.stream import Generation, complete
 from smallcoder_lsp.decode.textstream import complete_text
-from smallcoder_lsp.postprocess import postprocess
-from smallcoder_lsp.prompt import FimTemplate, build_prompt, detect_fim_template
 
 log = logging.getLogger(__name__)
 
-TRUNCATED = ("max_tokens", "deadline", "context")
-"""Stop reasons that leave the last line unfinished."""
+TRUNCATED = {"max_tokens": "maxTokens", "deadline": "timeoutMs", "context": "contextLength"}
+"""Stop reasons that leave the last line unfinished, and the setting that set the limit."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str
+    """The shown text: trimmed and checked."""
+    generation: Generation
+    reason: str = ""
+    """Why ``text`` is empty, for the user (empty when it is not)."""
 
 
 def stop_rules(ctx: CompletionContext, config: Config) -> StopRules:
@@ -39,13 +49,29 @@ def stop_rules(ctx: CompletionContext, config: Config) -> StopRules:
         indent=ctx.indent,
         max_tokens=cfg.multiline_max_tokens if ctx.multiline else cfg.max_tokens,
         max_lines=cfg.max_lines,
-        max_seconds=cfg.timeout_ms / 1000,
+        max_seconds=cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None,
     )
 
 
 def finish(generation: Generation, ctx: CompletionContext) -> str:
     """The shown text of a finished generation."""
-    return postprocess(generation.text, ctx, last_line_complete=generation.stats.stop_reason not in TRUNCATED)
+    return explain(generation, ctx).text
+
+
+def explain(generation: Generation, ctx: CompletionContext) -> Outcome:
+    """The shown text of a finished generation, and why it is empty when it is."""
+    stop = generation.stats.stop_reason
+    text, rule = trim(generation.text, ctx, last_line_complete=stop not in TRUNCATED)
+    if text:
+        return Outcome(text, generation)
+    limit = f"a limit was reached ({TRUNCATED[stop]})" if stop in TRUNCATED else ""
+    if not generation.text.strip():
+        if limit:
+            return Outcome("", generation, f"{limit} before the model wrote anything")
+        at_once = "a line break" if stop == "line_end" else "the end of its text"
+        return Outcome("", generation, f"the model proposed nothing (it wrote {at_once} first)")
+    trimmed = f"what it proposed was trimmed away: {rule}"
+    return Outcome("", generation, f"{limit}, and {trimmed}" if limit else trimmed[0].upper() + trimmed[1:])
 
 
 def fit_to_context(tokens: list[int], limit: int, keep_first: bool) -> list[int]:
@@ -76,6 +102,17 @@ class Runtime:
     def local(self) -> bool:
         return self.session is not None
 
+    def reconfigure(self, config: Config) -> None:
+        self.config = config
+        if self.states is not None:
+            self.states.budget_bytes = config.kv_states_mb * 2**20
+
+    def reset(self) -> None:
+        """Empty the KV cache and drop the saved states: after a failure, nothing in them can be trusted."""
+        if self.session is not None and self.states is not None:
+            self.states.clear()
+            self.session.reset()
+
     def close(self) -> None:
         (self.generator or self.backend).close()  # type: ignore[union-attr]
 
@@ -100,15 +137,13 @@ class Runtime:
         invoked: bool,
         cancel: CancelToken,
         on_text: Callable[[str], None] | None = None,
-    ) -> tuple[str, Generation]:
-        """Generate at ``ctx`` for document ``uri``; returns the shown text and the raw generation."""
+    ) -> Outcome:
+        """Generate at ``ctx`` for document ``uri``: the shown text, the raw generation and why it is empty."""
         rules = stop_rules(ctx, self.config)
         temperature = self.config.completion.temperature
         if self.generator is not None:
-            generation = complete_text(
-                self.generator, build_prompt(ctx, None).text, rules, temperature, cancel, on_text
-            )
-            return finish(generation, ctx), generation
+            prompt = build_prompt(ctx, None).text
+            return explain(complete_text(self.generator, prompt, rules, temperature, cancel, on_text), ctx)
         assert self.session is not None and self.states is not None
         self.states.switch_to(uri)  # first: the budget counts what this document's cache lacks
         tokens = self.prompt_tokens(ctx, rules, invoked)
@@ -116,20 +151,21 @@ class Runtime:
             self.session.reset()
         generation = complete(self.session, tokens, rules, Sampler(temperature), cancel, on_text)
         self.throughput.observe(generation.stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
-        text = finish(generation, ctx)
+        outcome = explain(generation, ctx)
         samples = self.config.completion.rerank_candidates - 1
         if invoked and samples > 0 and self.fim is None:
             text = rerank(
                 self.session,
                 tokens,
                 rules,
-                [text] if text else [],
+                [outcome.text] if outcome.text else [],
                 samples,
                 following_text(ctx.suffix),
                 lambda g: finish(g, ctx),
                 cancel,
             )
-        return text, generation
+            outcome = Outcome(text, generation, "" if text else outcome.reason)
+        return outcome
 
     def warm(self, uri: str, ctx: CompletionContext, cancel: CancelToken) -> None:
         """Prefill the prompt ``ctx`` would get, so the next request there starts warm."""

