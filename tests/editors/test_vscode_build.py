@@ -1,4 +1,4 @@
-"""The VS Code extension builds from its lockfile, type-checks, and packages as a .vsix."""
+"""The VS Code extension builds from its lockfile, type-checks, and packages as a .vsix with its licence."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def test_extension_compiles_and_packages(editors_dir: Path, tmp_path: Path) -> N
     vsix = tmp_path / "smallcoder.vsix"
     npm(["ci", "--no-audit", "--no-fund"], root)
     npm(["run", "compile"], root)
-    npm(["exec", "--", "vsce", "package", "--skip-license", "--out", str(vsix)], root)
+    npm(["exec", "--", "vsce", "package", "--out", str(vsix)], root)
     names = set(zipfile.ZipFile(vsix).namelist())
     assert {"extension/package.json", "extension/out/extension.js"} <= names
+    assert "extension/LICENSE.txt" in names  # vsce packs the licence file; no --skip-license needed
     assert any(n.startswith("extension/node_modules/vscode-languageclient/") for n in names)
     assert not any(n.startswith("extension/src/") for n in names)

@@ -52,7 +52,7 @@ def vsix(editors_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("vsix") / "smallcoder.vsix"
     run(["npm", "ci", "--no-audit", "--no-fund"], root)
     run(["npm", "run", "compile"], root)
-    run(["npm", "exec", "--", "vsce", "package", "--skip-license", "--out", str(out)], root)
+    run(["npm", "exec", "--", "vsce", "package", "--out", str(out)], root)
     return out
 
 
