@@ -7,15 +7,28 @@ import asyncio
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smallcoder_lsp import __version__
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import SmallcoderError
 from smallcoder_lsp.log import setup_logging
 
+if TYPE_CHECKING:
+    from smallcoder_lsp.completion.result import Completion
+    from smallcoder_lsp.context.documents import Document
+
 log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_EMPTY = 0, 1, 2, 3
+COMPLETE_EXIT_CODES = """exit status:
+  0  a completion was printed
+  3  no completion: stdout is empty and stderr says why (nothing is expected at the cursor, the model
+     proposed nothing, a limit was reached, or postprocessing trimmed it away)
+  1  the model could not load or failed
+  2  bad arguments, an unreadable file, or a line outside it"""
 
 LANGUAGE_BY_SUFFIX = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".ts": "typescript", ".go": "go",
@@ -43,12 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default: 2087)")
     _model_options(serve)
 
-    complete = sub.add_parser("complete", help="complete once at a position in a file and print the result")
+    complete = sub.add_parser(
+        "complete",
+        help="complete once at a position in a file and print the completion",
+        description="Complete once at a position in FILE, as an invoked request that waits for the model's\n"
+        "answer, and print the text to insert at the cursor to stdout (nothing when there is none;\n"
+        "stderr then says why).",
+        epilog=COMPLETE_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     complete.add_argument("file", type=Path)
     complete.add_argument("--line", type=int, required=True, help="1-based line")
     complete.add_argument("--col", type=int, help="1-based column in characters (default: end of line)")
     complete.add_argument("--language", help="language id (default: from the file name)")
-    complete.add_argument("--stats", action="store_true", help="print timing and token counts to stderr")
+    complete.add_argument(
+        "--timeout-ms",
+        type=int,
+        default=0,
+        help="stop generating this long after the first token (default: 0, no limit)",
+    )
+    complete.add_argument(
+        "--whole-line", action="store_true", help="print the line up to the cursor before the completion"
+    )
+    complete.add_argument(
+        "--stats", action="store_true", help="print the backend, timing, token counts and why it stopped to stderr"
+    )
     _model_options(complete)
 
     bench = sub.add_parser("bench", help="replay the coding corpus and real typing through the server; check targets")
@@ -125,43 +157,84 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_complete(args: argparse.Namespace) -> int:
     from smallcoder_lsp.completion.engine import Engine
+    from smallcoder_lsp.context.documents import DocumentStore
 
     path: Path = args.file
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"smallcoder-lsp: cannot read {path}: {exc}", file=sys.stderr)
-        return 2
-    engine = Engine(Config(**overrides_from(args)))
-    language = args.language or LANGUAGE_BY_SUFFIX.get(path.suffix, "plaintext")
+        return EXIT_USAGE
+    documents = DocumentStore()
     uri = path.resolve().as_uri()
-    doc = engine.documents.open(uri, language, 0, text)
+    doc = documents.open(uri, args.language or LANGUAGE_BY_SUFFIX.get(path.suffix, "plaintext"), 0, text)
     if not 1 <= args.line <= doc.line_count:
         print(f"smallcoder-lsp: line {args.line} is outside {path} (1..{doc.line_count})", file=sys.stderr)
-        return 2
-    line_text = doc.line_text(args.line - 1).decode("utf-8")
-    col = len(line_text) if args.col is None else min(max(args.col - 1, 0), len(line_text))
-    offset = doc.line_start(args.line - 1) + len(line_text[:col].encode("utf-8"))
-    status = engine.start().result()
-    if status.state != "ready":
-        print(f"smallcoder-lsp: {status.message}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    line_prefix, offset = cursor(doc, args.line - 1, args.col)
+    engine = Engine(complete_config(args), documents)
     try:
+        status = engine.start().result()
+        if status.state != "ready":
+            print(f"smallcoder-lsp: {status.message}", file=sys.stderr)
+            return EXIT_ERROR
         completion = asyncio.run(engine.complete(uri, offset, invoked=True))
     except SmallcoderError as exc:
         print(f"smallcoder-lsp: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     finally:
         engine.shutdown()
-    if args.stats and completion.stats is not None:
-        s = completion.stats
-        print(
-            f"[{s.prompt_tokens} prompt tokens, first token {1000 * (s.first_token_s or 0):.0f} ms, "
-            f"{s.generated_tokens} generated at {s.decode_tok_s:.0f} tok/s, stop: {s.stop_reason}]",
-            file=sys.stderr,
+    for note in completion_notes(completion, status.backend, args.stats):
+        print(f"smallcoder-lsp: {note}", file=sys.stderr)
+    if not completion.text:
+        return EXIT_EMPTY
+    shown = (line_prefix if args.whole_line else "") + completion.text
+    sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
+    return EXIT_OK
+
+
+def complete_config(args: argparse.Namespace) -> Config:
+    """The settings of a one-shot ``complete``: generation has no time limit unless ``--timeout-ms`` sets one."""
+    config = Config(**overrides_from(args))
+    return replace(config, completion=replace(config.completion, timeout_ms=max(args.timeout_ms, 0)))
+
+
+def cursor(doc: Document, line: int, col: int | None) -> tuple[str, int]:
+    """The text of 0-based ``line`` before the 1-based column ``col`` (None: the line end), and its byte offset."""
+    line_text = doc.line_text(line).decode("utf-8")
+    before = line_text if col is None else line_text[: min(max(col - 1, 0), len(line_text))]
+    return before, doc.line_start(line) + len(before.encode("utf-8"))
+
+
+STOP_LIMITS = {
+    "max_lines": "completion.maxLines",
+    "deadline": "completion.timeoutMs (--timeout-ms)",
+    "context": "contextLength",
+}
+"""Stop reasons that are limits, and the setting that sets each (max_tokens depends on the kind of completion)."""
+
+
+def stop_words(stop: str, multiline: bool) -> str:
+    if stop == "max_tokens":
+        return f"{stop} (the completion.{'multilineMaxTokens' if multiline else 'maxTokens'} limit)"
+    return f"{stop} (the {STOP_LIMITS[stop]} limit)" if stop in STOP_LIMITS else stop
+
+
+def completion_notes(completion: Completion, backend: str, stats: bool) -> list[str]:
+    """What ``complete`` tells on stderr: the statistics when asked, and why an empty answer is empty."""
+    notes = []
+    s = completion.stats
+    if stats and s is not None:
+        notes.append(
+            f"{backend}: {s.prompt_tokens} prompt tokens ({s.reused_tokens} reused), first token "
+            f"{1000 * (s.first_token_s or 0):.0f} ms, {s.generated_tokens} generated at {s.decode_tok_s:.0f} tok/s, "
+            f"stop: {stop_words(s.stop_reason, completion.multiline)}"
         )
-    sys.stdout.write(line_text[:col] + completion.text + "\n")
-    return 0
+    elif stats:
+        notes.append(f"{backend}: the model was not asked ({completion.source})")
+    if not completion.text:
+        notes.append(f"nothing to insert: {completion.reason or 'the model proposed nothing'}")
+    return notes
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
