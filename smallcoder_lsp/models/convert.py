@@ -15,16 +15,13 @@ from pathlib import Path
 
 from smallcoder_lsp.backends import import_backend_module
 from smallcoder_lsp.errors import ModelLoadError
-from smallcoder_lsp.models.files import check_hf_folder, gguf_architecture, resolve_model_path
+from smallcoder_lsp.models.files import check_hf_folder, gguf_architecture, resolve_model_path, user_cache_dir
 
 log = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
-    base = os.environ.get("SMALLCODER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "smallcoder-lsp"
-    )
-    return Path(base) / "converted"
+    return user_cache_dir() / "converted"
 
 
 def converted_dir(gguf: Path, root: Path | None = None) -> Path:

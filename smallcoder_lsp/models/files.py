@@ -13,6 +13,15 @@ EMBEDDED_NAME = "gemma-3-270m (Q4_K_M, embedded)"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 
 
+def user_cache_dir() -> Path:
+    """Our folder in the user cache: ``$SMALLCODER_CACHE``, else ``$XDG_CACHE_HOME/smallcoder-lsp`` or
+    ``~/.cache/smallcoder-lsp``."""
+    base = os.environ.get("SMALLCODER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "smallcoder-lsp"
+    )
+    return Path(base)
+
+
 def embedded_model_path() -> Path:
     """Assemble (once) and return the embedded GGUF; no network is used."""
     try:

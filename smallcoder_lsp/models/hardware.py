@@ -1,7 +1,8 @@
 """The hardware profile, and which backend ``backend = auto`` picks on it (DESIGN.md's table).
 
 Nothing heavy is imported to look: runtimes are found with ``importlib.util.find_spec``, CUDA through the driver
-library (``nvidia-smi``'s answer), Metal by platform.
+library (``nvidia-smi``'s answer), Metal by platform. On a CUDA machine with torch installed, the table's choice of
+torch holds only if torch's measured decode rate beats llama.cpp's (see :mod:`.selftest`; the caller measures).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smallcoder_lsp.models.selftest import SelfTest
 
 # backend -> the modules it needs, and the extra that installs them
 RUNTIMES: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -36,6 +42,7 @@ class Profile:
     """Name and memory of each CUDA device, as the driver reports them."""
     installed: dict[str, bool] = field(default_factory=dict)
     """Runtime module -> importable."""
+    cpu_model: str = ""
 
     @property
     def cuda(self) -> bool:
@@ -70,6 +77,17 @@ def cuda_devices() -> tuple[str, ...]:
     return tuple(line.strip() for line in out.splitlines() if line.strip())
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def detect() -> Profile:
     system, arch = platform.system(), platform.machine().lower()
     apple = system == "Darwin" and arch in ("arm64", "aarch64")
@@ -83,6 +101,7 @@ def detect() -> Profile:
         metal=apple,  # every Apple Silicon Mac has Metal
         cuda_devices=cuda_devices(),
         installed={m: importable(m) for m in modules},
+        cpu_model=cpu_model(),
     )
 
 
@@ -96,20 +115,33 @@ def availability(profile: Profile, backend: str) -> tuple[bool, str]:
     if backend == "remote":
         return True, "needs remoteUrl: an OpenAI-compatible server"
     if backend == "mlx" and not profile.apple_silicon:
-        return True, "installed; runs on CPU only here (no Apple Silicon), slowly"
+        return True, f"CPU build on {profile.os.split()[0]} (no Apple Silicon here); it is for Apple Silicon"
     if backend == "torch" and not profile.cuda:
-        return True, "installed; runs on CPU only here (no CUDA device), slowly"
+        return True, "on the CPU here (no CUDA device); it is for NVIDIA GPUs"
+    if backend == "torch":
+        return True, f"on the CUDA device ({profile.cuda_devices[0]})"
     return True, "installed"
 
 
-def choose_backend(setting: str, profile: Profile) -> tuple[str, str]:
-    """The backend for ``setting`` on ``profile``, and the reason."""
+def measured_contenders(profile: Profile) -> tuple[str, ...]:
+    """The backends whose self-tests decide ``auto`` here: torch and llama_cpp where the table would pick torch
+    (a CUDA device and torch installed), nothing elsewhere, where the table alone decides."""
+    if profile.apple_silicon and availability(profile, "mlx")[0]:
+        return ()
+    if profile.cuda and availability(profile, "torch")[0] and availability(profile, "llama_cpp")[0]:
+        return ("torch", "llama_cpp")
+    return ()
+
+
+def choose_backend(setting: str, profile: Profile, tests: Mapping[str, SelfTest] | None = None) -> tuple[str, str]:
+    """The backend for ``setting`` on ``profile``, and the reason. ``tests`` holds the self-tests of
+    :func:`measured_contenders`; without them a CUDA machine gets torch, unmeasured."""
     if setting != "auto":
         return setting, f"backend = {setting} was set explicitly"
     if profile.apple_silicon and availability(profile, "mlx")[0]:
         return "mlx", "Apple Silicon with Metal, and mlx is installed"
     if profile.cuda and availability(profile, "torch")[0]:
-        return "torch", f"CUDA device ({profile.cuda_devices[0]}), and torch is installed"
+        return torch_or_llama_cpp(profile.cuda_devices[0], tests or {})
     reasons = []
     if profile.apple_silicon:
         reasons.append("Apple Silicon but mlx is not installed")
@@ -118,3 +150,19 @@ def choose_backend(setting: str, profile: Profile) -> tuple[str, str]:
     else:
         reasons.append("no Apple Silicon and no CUDA device")
     return "llama_cpp", "; ".join(reasons) + ": llama.cpp on the CPU"
+
+
+def torch_or_llama_cpp(device: str, tests: Mapping[str, SelfTest]) -> tuple[str, str]:
+    """On a CUDA machine with torch: torch, unless its measured decode rate is below llama.cpp's on the CPU."""
+    torch, llama = tests.get("torch"), tests.get("llama_cpp")
+    where = f"CUDA device ({device}) and torch is installed"
+    if torch is None or llama is None:
+        return "torch", f"{where} (decode rates not measured)"
+    if not torch.ok:
+        return "llama_cpp", f"{where}, but torch's self-test failed ({torch.error}): llama.cpp on the CPU"
+    if not llama.ok:
+        return "torch", f"{where}: torch decodes at {torch.decode_tok_s:.0f} tok/s (llama.cpp's self-test failed)"
+    rates = f"torch decodes at {torch.decode_tok_s:.0f} tok/s there, llama.cpp at {llama.decode_tok_s:.0f} tok/s"
+    if torch.decode_tok_s < llama.decode_tok_s:
+        return "llama_cpp", f"{where}, but {rates} on the CPU: llama.cpp is faster here"
+    return "torch", f"{where}, and {rates} on the CPU"

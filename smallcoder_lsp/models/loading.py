@@ -10,23 +10,64 @@ import logging
 from smallcoder_lsp.backends import HF_BACKENDS, load_backend
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.config import Config
-from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError
-from smallcoder_lsp.models import hardware
+from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError, SmallcoderError
+from smallcoder_lsp.models import hardware, rates
 from smallcoder_lsp.models.convert import hf_model_folder
 from smallcoder_lsp.models.files import resolve_model_path
+from smallcoder_lsp.models.selftest import SelfTest, run_self_test
 
 log = logging.getLogger(__name__)
 
 
-def resolve_backend_name(name: str) -> str:
-    """``auto`` becomes the backend DESIGN.md's table picks for this machine; any other name stays."""
-    return hardware.choose_backend(name, hardware.detect())[0] if name == "auto" else name
+def resolve_backend_name(name: str, config: Config | None = None) -> str:
+    """``auto`` becomes the backend DESIGN.md's table picks for this machine; any other name stays.
+
+    Where the table would pick torch (a CUDA device), torch and llama.cpp are self-tested with ``config``'s model
+    (default settings when None), once per machine, model and runtime version, and the faster one is kept.
+    """
+    if name != "auto":
+        return name
+    config = config or Config()
+    profile = hardware.detect()
+    contenders = hardware.measured_contenders(profile)
+    if contenders and any(remembered(b, config, profile) is None for b in contenders):
+        log.warning("backend = auto: measuring %s once on this machine (a few seconds)", " and ".join(contenders))
+    tests = {b: measure(b, config, profile) for b in contenders}
+    choice, reason = hardware.choose_backend(name, profile, tests)
+    log.info("backend = auto: %s (%s)", choice, reason)
+    return choice
+
+
+def remembered(backend: str, config: Config, profile: hardware.Profile) -> SelfTest | None:
+    """The self-test of ``backend`` with ``config``'s model on ``profile`` from an earlier run, if any."""
+    try:
+        return rates.lookup(rates.fingerprint(backend, config, profile))
+    except SmallcoderError:
+        return None
+
+
+def measure(backend: str, config: Config, profile: hardware.Profile, *, again: bool = False) -> SelfTest:
+    """The self-test of ``backend`` with ``config``'s model: remembered, or run now (``again``: always run)."""
+    try:
+        fields = rates.fingerprint(backend, config, profile)
+    except SmallcoderError as exc:
+        return SelfTest(backend, error=str(exc))
+    earlier = None if again else rates.lookup(fields)
+    if earlier is not None:
+        return earlier
+    try:
+        spec = model_spec(config, backend)  # mlx and torch convert the GGUF here, once, as loading would
+    except SmallcoderError as exc:
+        return SelfTest(backend, error=str(exc))
+    result = run_self_test(backend, spec)
+    rates.remember(fields, result)
+    return result
 
 
 def load_model(config: Config) -> Backend | Generator:
     """Load the configured model with the configured backend. When ``auto`` picked a runtime that cannot
     load (not installed, out of memory), fall back to llama.cpp on the CPU with a warning."""
-    name = resolve_backend_name(config.backend)
+    name = resolve_backend_name(config.backend, config)
     try:
         return load_backend(name, model_spec(config, name))
     except (BackendUnavailable, DeviceMemoryError) as exc:

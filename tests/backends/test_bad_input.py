@@ -56,7 +56,7 @@ def test_auto_falls_back_to_llama_cpp_when_its_pick_cannot_load(monkeypatch):
         return real_import(name, *args)
 
     monkeypatch.setattr(backends.importlib, "import_module", no_torch)
-    monkeypatch.setattr(models_module, "resolve_backend_name", lambda name: "torch" if name == "auto" else name)
+    monkeypatch.setattr(models_module, "resolve_backend_name", lambda name, *_: "torch" if name == "auto" else name)
     monkeypatch.setattr(models_module, "model_spec", lambda config, name: ModelSpec(str(embedded_model_path()), 512))
     backend = load_model(Config(backend="auto"))
     assert type(backend).__name__ == "LlamaCppBackend"
@@ -217,7 +217,7 @@ def test_out_of_memory_while_loading_falls_back_under_auto(monkeypatch, tmp_path
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", oom)
     with pytest.raises(DeviceMemoryError, match="out of memory loading"):
         load_backend("torch", ModelSpec(str(tmp_path)))
-    monkeypatch.setattr(models_module, "resolve_backend_name", lambda name: "torch" if name == "auto" else name)
+    monkeypatch.setattr(models_module, "resolve_backend_name", lambda name, *_: "torch" if name == "auto" else name)
     monkeypatch.setattr(models_module, "model_spec", lambda config, name: ModelSpec(str(embedded_model_path()), 512))
     backend = load_model(Config(backend="auto"))
     assert type(backend).__name__ == "LlamaCppBackend"
