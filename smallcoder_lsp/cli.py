@@ -99,7 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
-    doctor = sub.add_parser("doctor", help="print the hardware profile, the backends and which one would run")
+    doctor = sub.add_parser(
+        "doctor", help="print the hardware profile, each backend's measured decode rate, and which one would run"
+    )
+    doctor.add_argument(
+        "--no-self-test",
+        action="store_true",
+        help="do not run the self-tests (about 2 s per backend after loading); show the remembered rates",
+    )
     _model_options(doctor)
 
     convert = sub.add_parser("convert", help="turn a GGUF model into a Hugging Face folder for mlx and torch")
@@ -238,9 +245,17 @@ def completion_notes(completion: Completion, backend: str, stats: bool) -> list[
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from smallcoder_lsp.models.doctor import report
+    from smallcoder_lsp.models import hardware
+    from smallcoder_lsp.models.doctor import report, self_tests
 
-    print(report(Config(**overrides_from(args))))
+    config, profile = Config(**overrides_from(args)), hardware.detect()
+    if not args.no_self_test:
+        print(
+            "smallcoder-lsp: self-testing each installed backend (load the model, then decode for about 2 s; "
+            "mlx and torch convert the model first if needed); --no-self-test skips this",
+            file=sys.stderr,
+        )
+    print(report(config, profile, self_tests(config, profile, run=not args.no_self_test)))
     return 0
 
 

@@ -1,12 +1,50 @@
-"""``smallcoder-lsp doctor``: the hardware profile, each backend's availability, the choice and the model."""
+"""``smallcoder-lsp doctor``: the hardware profile, each backend's availability and measured decode rate, the
+choice and the model."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import SmallcoderError
-from smallcoder_lsp.models import hardware
+from smallcoder_lsp.models import hardware, loading
 from smallcoder_lsp.models.convert import converted_dir
 from smallcoder_lsp.models.files import EMBEDDED_NAME, resolve_model_path
+from smallcoder_lsp.models.selftest import SelfTest
+
+LOCAL = ("llama_cpp", "mlx", "torch")
+"""The backends a self-test can measure (a remote server's rate is the server's)."""
+
+
+def self_tests(config: Config, profile: hardware.Profile, *, run: bool) -> dict[str, SelfTest]:
+    """Each available local backend's self-test: run now (``run``; also remembered for ``auto``), or the
+    remembered one."""
+    tests = {}
+    for name in LOCAL:
+        if not hardware.availability(profile, name)[0]:
+            continue
+        test = loading.measure(name, config, profile, again=True) if run else loading.remembered(name, config, profile)
+        if test is not None:
+            tests[name] = test
+    return tests
+
+
+def rate_words(test: SelfTest) -> str:
+    if not test.ok:
+        return f"self-test failed ({test.error})"
+    rate = test.decode_tok_s
+    words = f"{rate:.1f} tok/s" if rate < 10 else f"{rate:.0f} tok/s"
+    return words + (f" (self-test of {test.measured_at[:10]})" if test.measured_at else "")
+
+
+def backend_line(name: str, profile: hardware.Profile, test: SelfTest | None) -> str:
+    ok, why = hardware.availability(profile, name)
+    if not ok:
+        return f"  {name:<10} unavailable: {why}"
+    notes = [rate_words(test)] if test is not None else []
+    if why != "installed" or not notes:
+        notes.append(why)
+    return f"  {name:<10} available: {' — '.join(notes)}"
 
 
 def model_line(config: Config, backend: str) -> str:
@@ -24,20 +62,22 @@ def model_line(config: Config, backend: str) -> str:
     return f"{name}: {gguf}"
 
 
-def report(config: Config, profile: hardware.Profile | None = None) -> str:
+def report(config: Config, profile: hardware.Profile | None = None, tests: Mapping[str, SelfTest] | None = None) -> str:
+    """The doctor's page; ``tests`` holds the self-tests to show (see :func:`self_tests`)."""
     profile = profile or hardware.detect()
+    tests = tests or {}
+    cpu = f"{profile.cpu_model}, " if profile.cpu_model else ""
     lines = [
         "hardware",
         f"  os: {profile.os} ({profile.arch})",
-        f"  cpu cores: {profile.cpu_cores}, ram: {profile.ram_gb} GB",
+        f"  cpu: {cpu}{profile.cpu_cores} cores, ram: {profile.ram_gb} GB",
         f"  apple silicon: {'yes (Metal)' if profile.apple_silicon else 'no'}",
         f"  cuda: {', '.join(profile.cuda_devices) if profile.cuda else 'none'}",
         "runtimes: " + ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in profile.installed.items()),
-        "backends",
+        "backends" + (" (decode rate: a self-test of about 2 s with the model below)" if tests else ""),
     ]
-    for name in hardware.RUNTIMES:
-        ok, why = hardware.availability(profile, name)
-        lines.append(f"  {name:<10} {'available' if ok else 'unavailable'}: {why}")
-    choice, reason = hardware.choose_backend(config.backend, profile)
+    lines += [backend_line(name, profile, tests.get(name)) for name in hardware.RUNTIMES]
+    contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
+    choice, reason = hardware.choose_backend(config.backend, profile, contenders)
     lines += [f"choice: {choice} ({reason})", f"model: {model_line(config, choice)}"]
     return "\n".join(lines)

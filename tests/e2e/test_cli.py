@@ -1,8 +1,9 @@
 """``smallcoder-lsp complete`` as a person runs it: the completion on stdout, or nothing and the reason on stderr,
-and an exit status that tells an empty answer from an error."""
+and an exit status that tells an empty answer from an error; ``doctor`` with each backend's measured rate."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from smallcoder_lsp.cli import EXIT_EMPTY, EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from smallcoder_lsp.models.hardware import importable
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "fibonacci.py"
@@ -45,3 +47,17 @@ def test_errors_have_their_own_exit_status(tmp_path: Path):
     assert outside.returncode == EXIT_USAGE and "outside" in outside.stderr
     no_model = complete(str(SAMPLE), "--line", "6", "--model", str(tmp_path / "nope.gguf"), "--backend", "llama_cpp")
     assert no_model.returncode == EXIT_ERROR and "model file not found" in no_model.stderr and no_model.stdout == ""
+
+
+@pytest.mark.model
+def test_doctor_measures_each_installed_backend():
+    proc = subprocess.run([sys.executable, "-m", "smallcoder_lsp", "doctor"], capture_output=True, text=True,
+                          timeout=900, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = {
+        line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("  ") and "available" in line
+    }
+    for name, modules in {"llama_cpp": ("llama_cpp",), "mlx": ("mlx", "mlx_lm"), "torch": ("torch",)}.items():
+        if all(importable(m) for m in modules):
+            assert re.search(r"available: [\d.]+ tok/s", lines[name]), lines[name]
+    assert "choice: " in proc.stdout
