@@ -119,7 +119,7 @@ def availability(profile: Profile, backend: str) -> tuple[bool, str]:
     if backend == "torch" and not profile.cuda:
         return True, "on the CPU here (no CUDA device); it is for NVIDIA GPUs"
     if backend == "torch":
-        return True, f"on the CUDA device ({profile.cuda_devices[0]})"
+        return True, f"CUDA device here ({profile.cuda_devices[0]})"
     return True, "installed"
 
 

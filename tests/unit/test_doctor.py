@@ -46,7 +46,7 @@ def test_doctor_shows_each_measured_rate_and_why_a_self_test_failed():
 def test_doctor_on_a_cuda_machine_explains_the_measured_choice():
     tests = {"llama_cpp": SelfTest("llama_cpp", 65.0, 64), "torch": SelfTest("torch", 31.0, 64)}
     text = report(Config(), profile(cuda=H100), tests)
-    assert "  torch      available: 31 tok/s — on the CUDA device (NVIDIA H100, 81559 MiB)" in text
+    assert "  torch      available: 31 tok/s — CUDA device here (NVIDIA H100, 81559 MiB)" in text
     assert "choice: llama_cpp (CUDA device (NVIDIA H100, 81559 MiB) and torch is installed, but torch decodes" in text
 
 
