@@ -133,6 +133,7 @@ def test_after_a_pause_the_menu_opens_without_another_keystroke(pause: dict) -> 
 def test_with_a_small_hold_the_menu_comes_from_the_ready_notification(pause: dict) -> None:
     acted = [p for p in pause["pushes"] if p["done"] == "menu"]
     assert acted, pause["pushes"]
+    print(f"menu {pause['typed_at'] + pause['menu_after_ms'] - acted[0]['ms']} ms after the notification")
     ready = acted[0]["params"]
     assert ready["position"] == {"line": 2, "character": 4 + len(PAUSE_TYPED)}, ready
     assert ready["uri"].endswith("/fib.py"), ready
