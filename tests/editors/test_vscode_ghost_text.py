@@ -1,9 +1,10 @@
 """Ghost text in real VS Code (code-server 4.100.3 = VS Code 1.100.3) from the packaged extension, the real
-server and the real model, driven by headless Chromium. Opt-in (SMALLCODER_VSCODE_TEST=1): it needs about
-700 MB (code-server from npm, Debian's chromium) and these Debian packages:
+server and the real model, driven by headless Chromium: the user types, stops, and the ghost text must appear
+without another key. Opt-in (SMALLCODER_VSCODE_TEST=1): it needs about 700 MB (code-server from npm, Debian's
+chromium) and these Debian packages:
     apt-get install -y chromium build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep
 code-server is installed once into $SMALLCODER_CODE_SERVER_DIR (default ~/.cache/smallcoder-lsp/code-server-4.100.3).
-The screenshot goes to editors/vscode/test-artifacts/ghost-text.png.
+The screenshots go to editors/vscode/test-artifacts/.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,14 @@ import pytest
 HERE = Path(__file__).parent / "vscode"
 SOURCE = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n    \n'
 TYPED = "if n"
+USER_SETTINGS = {
+    "security.workspace.trust.enabled": False,
+    "editor.inlineSuggest.enabled": True,
+    "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+    "workbench.startupEditor": "none",
+    "smallcoder.serverPath": str(Path(sys.executable).parent / "smallcoder-lsp"),
+    "smallcoder.completion.timeoutMs": 30000,
+}
 CODE_SERVER_DIR = Path(
     os.environ.get("SMALLCODER_CODE_SERVER_DIR", Path.home() / ".cache/smallcoder-lsp/code-server-4.100.3")
 )
@@ -56,8 +67,36 @@ def vsix(editors_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@dataclass
+class CodeServer:
+    url: str
+    workspace: Path
+    settings: Path
+    logs: Path
+
+    def drive(self, file: str, screenshot: Path, *, settings: dict, delay_ms: int, accept: bool) -> dict:
+        """Open `file` with these user settings, type TYPED at the end of its line 3, stop; what was seen."""
+        (self.workspace / file).write_text(SOURCE)
+        self.settings.write_text(json.dumps(USER_SETTINGS | settings))
+        options = {"url": self.url, "file": file, "line": 3, "text": TYPED, "screenshot": str(screenshot)}
+        options |= {"delayMs": delay_ms, "waitMs": 120000, "accept": accept}
+        env = {**os.environ, "NODE_PATH": str(CODE_SERVER_DIR / "node_modules")}
+        proc = subprocess.run(
+            ["node", str(HERE / "drive.js"), json.dumps(options)], env=env, capture_output=True, text=True, timeout=400
+        )
+        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert "error" not in seen, seen
+        assert "llama_cpp" in seen["statusBeforeTyping"], seen  # the status bar item reports the loaded model
+        print(f"{file}: ghost text {seen['ghostAfterMs']} ms after the last key")  # shown with -s, not asserted
+        return seen
+
+    def extension_log(self) -> str:
+        """The extension's output channel (its own lines and the server's stderr), from every window so far."""
+        return "".join(p.read_text() for p in sorted(self.logs.glob("**/*SmallCoder*.log")))
+
+
 @pytest.fixture(scope="module")
-def code_server(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def code_server(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeServer]:
     for program in ("node", "npm", "rg", "chromium"):
         if shutil.which(program) is None:
             pytest.fail(f"{program} is not installed (see this module's docstring)")
@@ -67,26 +106,17 @@ def code_server(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     extensions, user_data, workspace, home = (tmp / n for n in ("extensions", "user-data", "workspace", "home"))
     for d in (extensions, user_data / "User", workspace, home):
         d.mkdir(parents=True)
-    (workspace / "fib.py").write_text(SOURCE)
-    server = Path(sys.executable).parent / "smallcoder-lsp"
-    settings = {
-        "security.workspace.trust.enabled": False,
-        "editor.inlineSuggest.enabled": True,
-        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
-        "workbench.startupEditor": "none",
-        "smallcoder.serverPath": str(server),
-        "smallcoder.completion.timeoutMs": 30000,
-    }
-    (user_data / "User" / "settings.json").write_text(json.dumps(settings))
+    settings = user_data / "User" / "settings.json"
+    settings.write_text(json.dumps(USER_SETTINGS))
     env = {**os.environ, "HOME": str(home)}
     base = ["node", str(ENTRY), "--extensions-dir", str(extensions), "--user-data-dir", str(user_data)]
     subprocess.run([*base, "--install-extension", str(vsix)], env=env, check=True, capture_output=True, timeout=300)
     port = free_port()
-    args = [*base, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry"]
+    # --log debug: the extension's debug lines (which notifications it acted on) reach its log file.
+    args = [*base, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry", "--log", "debug"]
     args += ["--disable-update-check", "--disable-workspace-trust", str(workspace)]
     log = (tmp / "code-server.log").open("w")
     proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/?folder={workspace}"
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -95,37 +125,46 @@ def code_server(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         except OSError:
             assert proc.poll() is None and time.monotonic() < deadline, (tmp / "code-server.log").read_text()
             time.sleep(0.5)
-    yield url, workspace
+    yield CodeServer(f"http://127.0.0.1:{port}/?folder={workspace}", workspace, settings, user_data / "logs")
     os.killpg(proc.pid, 15)
     proc.wait(timeout=30)
     log.close()
 
 
-def test_ghost_text_from_the_real_server_appears_and_tab_accepts_it(
-    code_server: tuple[str, Path], editors_dir: Path
-) -> None:
-    url, workspace = code_server
-    artifacts = editors_dir / "vscode" / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
+@pytest.fixture(scope="module")
+def artifacts(editors_dir: Path) -> Path:
+    path = editors_dir / "vscode" / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def test_ghost_text_appears_after_a_pause_and_tab_accepts_it(code_server: CodeServer, artifacts: Path) -> None:
     screenshot = artifacts / "ghost-text.png"
-    env = {**os.environ, "NODE_PATH": str(CODE_SERVER_DIR / "node_modules")}
-    proc = subprocess.run(
-        ["node", str(HERE / "drive.js"), url, "fib.py", "3", TYPED, str(screenshot)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "error" not in seen, seen
-    assert "llama_cpp" in seen["statusBeforeTyping"], seen  # the status bar item reports the loaded model
+    seen = code_server.drive("fib.py", screenshot, settings={}, delay_ms=150, accept=True)
     ghost = seen["ghost"]
-    assert ghost.strip(), seen
+    assert ghost.strip(), seen  # appeared with no key after the typed text
     assert screenshot.exists()
     assert not seen["ghostAfterTab"].strip(), seen  # Tab took the suggestion
-    saved = (workspace / "fib.py").read_text()
+    saved = (code_server.workspace / "fib.py").read_text()
     typed_line = SOURCE.split("\n")[2] + TYPED
     assert saved.startswith(SOURCE.rsplit("\n", 2)[0] + "\n" + typed_line), saved
     first_ghost_line = ghost.split("\n")[0].strip()
     assert first_ghost_line[:8] in saved[len(SOURCE) :], (ghost, saved)
     assert len(saved) > len(SOURCE) + len(TYPED)
+
+
+def test_with_a_small_hold_the_ghost_text_comes_from_the_ready_notification(
+    code_server: CodeServer, artifacts: Path
+) -> None:
+    """holdMs=50 answers the held request empty before the model has a line (a warm line takes longer here), and
+    VS Code does not ask again by itself: the ghost text appears only because the extension acted on
+    `smallcoder/suggestionReady`. The keys go in one burst, so that no earlier decode can finish the line."""
+    screenshot = artifacts / "ghost-text-after-ready.png"
+    small_hold = {"smallcoder.completion.holdMs": 50}
+    seen = code_server.drive("pause.py", screenshot, settings=small_hold, delay_ms=0, accept=False)
+    assert seen["ghost"].strip(), seen
+    assert screenshot.exists()
+    acted = [line for line in code_server.extension_log().splitlines() if "suggestion ready at 3:9" in line]
+    assert acted, code_server.extension_log()[-3000:]
+    acted_at = datetime.strptime(acted[-1][:23], "%Y-%m-%d %H:%M:%S.%f").timestamp() * 1000
+    print(f"ghost text {seen['ghostAt'] - acted_at:.0f} ms after the extension acted on the notification")

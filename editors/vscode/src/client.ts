@@ -11,6 +11,7 @@ import {
   ServerOptions,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { ReadyPushes, Spot } from './ready';
 import { maxFileBytes } from './settings';
 
 /** Restarts allowed within RESTART_WINDOW_MS before the extension gives up and says so. */
@@ -49,6 +50,11 @@ export function withinSizeLimit(document: vscode.TextDocument): boolean {
   return text.length * 3 <= limit || Buffer.byteLength(text, 'utf8') <= limit;
 }
 
+/** Where a request is made, as `smallcoder/suggestionReady` names it. */
+export function spotAt(document: vscode.TextDocument, position: vscode.Position): Spot {
+  return { uri: document.uri.toString(), version: document.version, line: position.line, character: position.character };
+}
+
 export interface ClientParts {
   serverPath: string;
   languages: string[];
@@ -56,6 +62,7 @@ export interface ClientParts {
   output: vscode.LogOutputChannel;
   errorHandler: ErrorHandler;
   afterInlineCompletion: () => void;
+  pushes: ReadyPushes;
 }
 
 export function createClient(parts: ClientParts): LanguageClient {
@@ -77,7 +84,12 @@ export function createClient(parts: ClientParts): LanguageClient {
         if (!withinSizeLimit(document)) {
           return undefined;
         }
-        const result = await next(document, position, context, token);
+        // The trigger command that a ready notification runs makes an explicit request. Send it as automatic:
+        // the server then answers from the decode it already has, where an invoked request starts a new one.
+        const pushed = parts.pushes.take(spotAt(document, position));
+        const automatic = vscode.InlineCompletionTriggerKind.Automatic;
+        const asked = pushed ? { ...context, triggerKind: automatic } : context;
+        const result = await next(document, position, asked, token);
         parts.afterInlineCompletion();
         return result;
       },

@@ -1,7 +1,8 @@
 // Entry point: starts the server, keeps its settings in sync, and offers the SmallCoder commands.
 import * as vscode from 'vscode';
 import { DidChangeConfigurationNotification, ExecuteCommandRequest, LanguageClient } from 'vscode-languageclient/node';
-import { BoundedRestarts, createClient } from './client';
+import { BoundedRestarts, createClient, spotAt } from './client';
+import { ReadyPushes, SUGGESTION_READY } from './ready';
 import { locateServer } from './serverPath';
 import { languages, SECTION, serverPathSetting, serverSettings } from './settings';
 import { ServerStatus, StatusItem } from './status';
@@ -15,6 +16,7 @@ class Extension {
   private readonly output = vscode.window.createOutputChannel('SmallCoder', { log: true });
   private readonly status = new StatusItem(SHOW_LOG);
   private statusRefresh?: NodeJS.Timeout;
+  private readonly pushes = new ReadyPushes();
 
   constructor(private readonly extension: vscode.Extension<unknown>) {}
 
@@ -34,8 +36,10 @@ class Extension {
       output: this.output,
       errorHandler: new BoundedRestarts((message) => this.fail(message)),
       afterInlineCompletion: () => this.refreshStatusSoon(),
+      pushes: this.pushes,
     });
     client.onNotification('smallcoder/statusChanged', (status: ServerStatus) => this.status.update(status));
+    client.onNotification(SUGGESTION_READY, (params: unknown) => this.onSuggestionReady(params));
     this.client = client;
     try {
       await client.start();
@@ -87,6 +91,16 @@ class Extension {
         );
       }
     }, delayMs);
+  }
+
+  /** The server has the suggestion an earlier request went without: ask VS Code again if the user is there. */
+  private onSuggestionReady(params: unknown): void {
+    const editor = vscode.window.activeTextEditor;
+    const here = editor?.selection.isEmpty ? spotAt(editor.document, editor.selection.active) : undefined;
+    if (here && this.pushes.accept(params, here)) {
+      this.output.debug(`suggestion ready at ${here.line + 1}:${here.character + 1}; asking VS Code for it`);
+      void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    }
   }
 
   async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {

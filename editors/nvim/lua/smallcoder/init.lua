@@ -1,6 +1,7 @@
 -- smallcoder.nvim: local AI completion from the smallcoder-lsp language server.
 -- Ghost text on Neovim 0.12+ (vim.lsp.inline_completion), the completion menu on 0.11 (vim.lsp.completion).
 local config = require("smallcoder.config")
+local ready = require("smallcoder.ready")
 
 local M = {}
 
@@ -118,6 +119,11 @@ attach = function(bufnr)
     settings = opts.settings,
     on_attach = on_attach,
     on_exit = on_exit,
+    handlers = {
+      ["smallcoder/suggestionReady"] = ready.handler(function()
+        return M.options
+      end),
+    },
   }, { bufnr = bufnr })
 end
 
