@@ -40,9 +40,13 @@ class CompletionConfig:
     """Automatic requests drop extra context (other files, imports, scopes) when the tokens not yet cached
     would take longer than this to evaluate at the measured prefill rate."""
 
-    rerank_candidates: int = field(default=1, metadata={"min": 1, "max": 8})
-    """For invoked requests with a model without FIM tokens: sample this many candidates and keep the one after
-    which the model finds the following lines most likely (1 turns reranking off)."""
+    candidates: int = field(default=4, metadata={"min": 1, "max": 8})
+    """Invoked requests to a model without FIM tokens compare up to this many candidates when the first one is in
+    doubt, and keep the one after which the model finds the code below the cursor likeliest (1: greedy only)."""
+
+    auto_candidates: int = field(default=2, metadata={"min": 1, "max": 8})
+    """The same for automatic single-line requests (never more than ``candidates``); blocks are shown as they
+    come, so automatic blocks get one."""
 
     hold_ms: int = field(default=1500, metadata={"min": 50, "max": 60_000})
     """Automatic requests are held until a suggestion worth showing is ready (the first complete line, the
@@ -63,6 +67,10 @@ class CompletionConfig:
 
     max_file_bytes: int = field(default=8_000_000, metadata={"min": 1})
     """Documents larger than this are not completed."""
+
+    guided: bool = field(default=True, metadata={"hidden": True})
+    """Hidden (for the bench and tests): False decodes greedily, without the line's rules and without more
+    candidates, as before they existed."""
 
     reuse_cache: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""

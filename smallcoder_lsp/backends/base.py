@@ -96,6 +96,15 @@ class Backend(Protocol):
         """Free the model."""
 
 
+@runtime_checkable
+class Scorer(Protocol):
+    """A backend that can return the logits of every position of one evaluation (optional)."""
+
+    def score(self, tokens: Sequence[int]) -> list[float]:
+        """Evaluate ``tokens`` (appending them to the KV cache) and return the log-probability of each, given
+        everything before it; the first one is scored by the logits of the last evaluation."""
+
+
 @dataclass(frozen=True)
 class TextRequest:
     prompt: str

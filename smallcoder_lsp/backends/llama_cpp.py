@@ -103,9 +103,27 @@ class LlamaCppBackend:
             raise RuntimeError("the KV cache is full")
         self._llm.eval(list(tokens))
 
+    def _logits_at(self, i: int) -> npt.NDArray[np.float32]:
+        """A view (not a copy) of the logits of batch position ``i`` of the last evaluation."""
+        ptr = self._llm._ctx.get_logits_ith(i)
+        return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,))
+
     def logits(self) -> npt.NDArray[np.float32]:
-        ptr = self._llm._ctx.get_logits_ith(-1)
-        return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,)).copy()
+        return self._logits_at(-1).copy()
+
+    def score(self, tokens: Sequence[int]) -> list[float]:
+        # One batch with logits at every position, instead of one evaluation per token.
+        n_past, n = self._llm.n_tokens, len(tokens)
+        if n_past + n > self.info.context_length or n > self._llm.n_batch:
+            raise RuntimeError("cannot score that many tokens here")
+        scores = [_log_prob(self._logits_at(-1), tokens[0])]
+        self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        self._llm._batch.set_batch(batch=list(tokens), n_past=n_past, logits_all=True)
+        self._llm._ctx.decode(self._llm._batch)
+        self._llm.input_ids[n_past : n_past + n] = tokens
+        self._llm.n_tokens += n
+        scores += [_log_prob(self._logits_at(i), tokens[i + 1]) for i in range(n - 1)]
+        return scores
 
     def save_state(self) -> SavedState:
         # The low-level sequence calls copy the KV cells into our buffer in milliseconds; the high-level
@@ -127,6 +145,11 @@ class LlamaCppBackend:
 
     def close(self) -> None:
         self._llm.close()
+
+
+def _log_prob(logits: npt.NDArray[np.float32], token: int) -> float:
+    top = float(logits.max())
+    return float(logits[token]) - top - float(np.log(np.exp(logits - top, dtype=np.float64).sum()))
 
 
 def load(spec: ModelSpec) -> LlamaCppBackend:

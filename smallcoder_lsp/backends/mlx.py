@@ -68,6 +68,20 @@ class MlxBackend:
     def logits(self) -> npt.NDArray[np.float32]:
         return np.array(self._logits, dtype=np.float32)
 
+    def score(self, tokens: Sequence[int]) -> list[float]:
+        # tokens: [T] -> log p(token_i | everything before it): [T], from one evaluation
+        if self._n + len(tokens) > self.info.context_length:
+            raise RuntimeError("the KV cache is full")
+        ids = mx.array(list(tokens))
+        out = self._model(ids[None], cache=self._cache)[0].astype(mx.float32)  # [T, vocab]
+        rows = mx.concatenate([self._logits[None], out[:-1]])  # the logits that predict each token
+        logprobs = rows - mx.logsumexp(rows, axis=-1, keepdims=True)
+        picked = mx.take_along_axis(logprobs, ids[:, None], axis=-1)[:, 0]
+        self._logits = out[-1]
+        mx.eval(picked, self._logits)
+        self._n += len(tokens)
+        return [float(x) for x in np.array(picked)]
+
     def save_state(self) -> SavedState:
         layers = [(c.keys[..., : c.offset, :], c.values[..., : c.offset, :]) for c in self._cache if c.keys is not None]
         mx.eval(layers)

@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Callable
 
+from smallcoder_lsp.context.demands import code_of
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.context.syntax import adds_errors, block_probe
 from smallcoder_lsp.decode.stopping import indent_width
@@ -44,7 +45,8 @@ def trim(
 
 
 def trim_to_block(text: str, ctx: CompletionContext, *, last_line_complete: bool = True) -> str:
-    """Single-line: up to the line break. Multi-line: up to the first line that leaves the block."""
+    """Single-line: up to the line break. Multi-line: up to the first line that leaves the block, without a
+    last line that opens a block it does not fill."""
     if not ctx.multiline:
         return text.split("\n", 1)[0].rstrip()
     lines = text.split("\n")
@@ -58,7 +60,10 @@ def trim_to_block(text: str, ctx: CompletionContext, *, last_line_complete: bool
         if block == 0 and not line.strip() and any(x.strip() for x in kept):
             break
         kept.append(line)
-    return "\n".join(x.rstrip() for x in kept).rstrip()
+    kept = [x.rstrip() for x in kept]
+    while len(kept) > 1 and (not kept[-1].strip() or code_of(kept[-1]).rstrip().endswith(":")):
+        kept.pop()  # a block opener whose body was cut off: the block would be left empty
+    return "\n".join(kept).rstrip()
 
 
 def drop_suffix_overlap(text: str, ctx: CompletionContext) -> str:

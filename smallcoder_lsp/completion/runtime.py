@@ -1,8 +1,8 @@
 """The loaded model as the engine's worker uses it.
 
 A local backend gets a decode session (KV prefix reuse) with per-document KV states; a remote server is a text
-generator. Either way: the prompt under the token budget, one generation, trimmed and checked, and for
-invoked requests to a prefix-only model, optionally reranked by the lines that follow the cursor.
+generator. Either way: the prompt under the token budget, a generation under the line's rules, trimmed and
+checked; for a prefix-only model, more candidates when the first is in doubt, scored by what follows the cursor.
 Everything here runs on the engine's single model worker.
 """
 
@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 from smallcoder_lsp.backends.base import Backend, Generator
 from smallcoder_lsp.completion.budget import Throughput, fit_blocks
+from smallcoder_lsp.completion.candidates import choose
 from smallcoder_lsp.completion.postprocess import trim
 from smallcoder_lsp.completion.prompt import FimTemplate, build_prompt, detect_fim_template
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.extract import CompletionContext, ContextBlock
 from smallcoder_lsp.decode.cancel import CancelToken
-from smallcoder_lsp.decode.rerank import following_text, rerank
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.states import DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
-from smallcoder_lsp.decode.stream import Generation, complete
+from smallcoder_lsp.decode.stream import Generation
 from smallcoder_lsp.decode.textstream import complete_text
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ def explain(generation: Generation, ctx: CompletionContext) -> Outcome:
         return Outcome("", generation, f"the model proposed nothing (it wrote {at_once} first)")
     trimmed = f"what it proposed was trimmed away: {rule}"
     return Outcome("", generation, f"{limit}, and {trimmed}" if limit else trimmed[0].upper() + trimmed[1:])
+
+
+def without_line_end(on_text: Callable[[str], None]) -> Callable[[str], None]:
+    """``on_text`` told only the first line's text, never its end."""
+    return lambda text: on_text(text.split("\n", 1)[0])
 
 
 def fit_to_context(tokens: list[int], limit: int, keep_first: bool) -> list[int]:
@@ -140,32 +145,36 @@ class Runtime:
     ) -> Outcome:
         """Generate at ``ctx`` for document ``uri``: the shown text, the raw generation and why it is empty."""
         rules = stop_rules(ctx, self.config)
-        temperature = self.config.completion.temperature
+        cfg = self.config.completion
         if self.generator is not None:
             prompt = build_prompt(ctx, None).text
-            return explain(complete_text(self.generator, prompt, rules, temperature, cancel, on_text), ctx)
+            return explain(complete_text(self.generator, prompt, rules, cfg.temperature, cancel, on_text), ctx)
         assert self.session is not None and self.states is not None
         self.states.switch_to(uri)  # first: the budget counts what this document's cache lacks
         tokens = self.prompt_tokens(ctx, rules, invoked)
-        if not self.config.completion.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
+        if not cfg.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
             self.session.reset()
-        generation = complete(self.session, tokens, rules, Sampler(temperature), cancel, on_text)
-        self.throughput.observe(generation.stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
-        outcome = explain(generation, ctx)
-        samples = self.config.completion.rerank_candidates - 1
-        if invoked and samples > 0 and self.fim is None:
-            text = rerank(
-                self.session,
-                tokens,
-                rules,
-                [outcome.text] if outcome.text else [],
-                samples,
-                following_text(ctx.suffix),
-                lambda g: finish(g, ctx),
-                cancel,
-            )
-            outcome = Outcome(text, generation, "" if text else outcome.reason)
-        return outcome
+        limit = self.candidate_limit(ctx, invoked)
+        if limit > 1 and not ctx.multiline and on_text is not None:
+            on_text = without_line_end(on_text)  # the line is not shown until it has won
+
+        def finish(generation: Generation) -> tuple[str, str]:
+            outcome = explain(generation, ctx)
+            return outcome.text, outcome.reason
+
+        sampler = Sampler(cfg.temperature)
+        best = choose(self.session, tokens, ctx, rules, sampler, finish, cancel, on_text, limit, cfg.guided)
+        stats = best.generation.stats
+        self.throughput.observe(stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
+        return Outcome(best.text, best.generation, best.reason)
+
+    def candidate_limit(self, ctx: CompletionContext, invoked: bool) -> int:
+        """How many candidates a request may compare: invoked ones the most; automatic blocks only one, since
+        their lines are shown as they come; and a FIM model sees the suffix itself."""
+        cfg = self.config.completion
+        if self.fim is not None or (ctx.multiline and not invoked) or not cfg.guided:
+            return 1
+        return cfg.candidates if invoked else min(cfg.candidates, cfg.auto_candidates)
 
     def warm(self, uri: str, ctx: CompletionContext, cancel: CancelToken) -> None:
         """Prefill the prompt ``ctx`` would get, so the next request there starts warm."""

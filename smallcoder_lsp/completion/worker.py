@@ -108,7 +108,7 @@ class ModelWorker:
         if self.runtime is not None:
             self.runtime.close()
             self.runtime = None
-        backend_name = resolve_backend_name(self.config.backend)
+        backend_name = resolve_backend_name(self.config.backend, self.config)
         model_name = self.config.model or EMBEDDED_NAME
         self._set_status(ModelStatus("loading", backend_name, model_name, f"loading {model_name}"))
         started = time.perf_counter()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from smallcoder_lsp.context.demands import LineDemands, line_demands
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.languages import LanguageSpec, language_spec
 from smallcoder_lsp.context.scopes import imports_above, scope_header, top_level_definitions
@@ -50,6 +51,8 @@ class CompletionContext:
     """Extra context above the window, in prompt order."""
     reason: str = ""
     """Why ``mode`` is ``none``."""
+    demands: LineDemands = field(default_factory=LineDemands)
+    """What the code around the cursor demands of the completion."""
 
     @property
     def multiline(self) -> bool:
@@ -189,6 +192,7 @@ def extract_context(
     mode, reason = completion_mode(doc, offset, line_prefix, line_suffix)
     indent = line_prefix if mode == MULTI else line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
     blocks = _blocks(doc, offset, start, (line_prefix, prefix + suffix), others) if mode != NONE else []
+    demands = line_demands(doc.language_id, prefix, suffix, line_prefix, line_suffix, mode == MULTI, doc.text)
     return CompletionContext(
         prefix=prefix,
         suffix=suffix,
@@ -200,4 +204,5 @@ def extract_context(
         window_start_line=doc.line_of(start),
         blocks=tuple(blocks),
         reason=reason,
+        demands=demands,
     )

@@ -9,8 +9,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
+from smallcoder_lsp.decode.monitor import END, Monitor, log_softmax, pick
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.stopping import StopRules, stop_reason
@@ -27,6 +31,10 @@ class GenerationStats:
     generated_tokens: int = 0
     decode_s: float = 0.0
     stop_reason: str = ""
+    logprob: float = 0.0
+    """Sum of the log-probabilities of the generated tokens (the end token included when it ended them)."""
+    candidates: int = 1
+    """How many candidates were compared (see completion/candidates.py)."""
 
     @property
     def prefill_tok_s(self) -> float:
@@ -41,16 +49,21 @@ class GenerationStats:
 class Generation:
     text: str
     stats: GenerationStats = field(default_factory=GenerationStats)
+    steps: list[tuple[int, float]] = field(default_factory=list)
+    """Each token taken (the end token too) with its log-probability."""
 
 
-def generate_step(session: Session, sampler: Sampler, cancel: CancelToken | None = None) -> Iterator[int]:
-    """Yield sampled tokens forever. A token is evaluated only when the consumer asks for the next one,
-    so the cache never holds a token that was not kept."""
+def generate_step(
+    session: Session, choose: Callable[[npt.NDArray[np.float32]], int], cancel: CancelToken | None = None
+) -> Iterator[tuple[int, float]]:
+    """Yield (token, its log-probability) forever. A token is evaluated only when the consumer asks for the next
+    one, so the cache never holds a token that was not kept."""
     while True:
         if cancel is not None:
             cancel.check()
-        token = sampler(session.backend.logits())
-        yield token
+        logits = session.backend.logits()
+        token = choose(logits)
+        yield token, float(log_softmax(logits)[token])
         if len(session.tokens) >= session.context_length:
             return
         session.append(token)
@@ -63,9 +76,14 @@ def stream(
     sampler: Sampler,
     cancel: CancelToken | None = None,
     stats: GenerationStats | None = None,
+    monitor: Monitor | None = None,
+    forced: Sequence[int] = (),
+    record: list[tuple[int, float]] | None = None,
 ) -> Iterator[str]:
     """Prefill ``prompt`` (reusing the cache) and yield text pieces until a stop rule fires.
 
+    ``monitor`` may veto tokens (see :mod:`.monitor`); ``forced`` tokens are taken first, as they are;
+    ``record`` gets each token taken (the end token too) with its log-probability.
     Raises :class:`~smallcoder_lsp.errors.Cancelled` when ``cancel`` is set; ``stats`` is filled in as it goes.
     """
     stats = stats if stats is not None else GenerationStats()
@@ -73,18 +91,30 @@ def stream(
     pre = session.prefill(prompt, cancel)
     stats.prompt_tokens, stats.reused_tokens = pre.prompt_tokens, pre.reused_tokens
     stats.evaluated_tokens, stats.prefill_s = pre.evaluated_tokens, pre.seconds
-    eos = session.backend.info.eos_ids
+    backend = session.backend
+    eos = backend.info.eos_ids
     detok = StreamingDetokenizer()
+    pending = list(forced)
+
+    def piece_of(token: int) -> str:
+        return END if token in eos else backend.detokenize([token]).decode("utf-8", "ignore")
+
+    def choose(logits: npt.NDArray[np.float32]) -> int:
+        return pending.pop(0) if pending else pick(logits, sampler, monitor, detok.text, piece_of)
+
     decode_start = time.perf_counter()
     stats.stop_reason = "context"
-    for token in generate_step(session, sampler, cancel):
+    for token, logprob in generate_step(session, choose, cancel):
         if stats.first_token_s is None:
             stats.first_token_s = time.perf_counter() - started
+        stats.logprob += logprob
+        if record is not None:
+            record.append((token, logprob))
         if token in eos:
             stats.stop_reason = "eos"
             break
         stats.generated_tokens += 1
-        piece = detok.add(session.backend.detokenize([token]))
+        piece = detok.add(backend.detokenize([token]))
         stats.decode_s = time.perf_counter() - decode_start
         if piece:
             yield piece
@@ -104,10 +134,15 @@ def complete(
     sampler: Sampler,
     cancel: CancelToken | None = None,
     on_text: Callable[[str], None] | None = None,
+    monitor: Monitor | None = None,
+    forced: Sequence[int] = (),
 ) -> Generation:
     """Run ``stream`` to its end; ``on_text`` sees the text so far after every piece."""
-    stats = GenerationStats()
-    return collect(stream(session, prompt, rules, sampler, cancel, stats), stats, on_text)
+    stats, steps = GenerationStats(), list[tuple[int, float]]()
+    pieces = stream(session, prompt, rules, sampler, cancel, stats, monitor, forced, steps)
+    generation = collect(pieces, stats, on_text)
+    generation.steps = steps
+    return generation
 
 
 def collect(pieces: Iterator[str], stats: GenerationStats, on_text: Callable[[str], None] | None) -> Generation:

@@ -120,3 +120,24 @@ def test_a_saved_state_restores_the_cache(backend: Backend):
     backend.trim(len(a) - 1)
     backend.evaluate(a[-1:])
     assert close_logits(backend.logits(), expected)
+
+
+@pytest.mark.model
+def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backend):
+    from smallcoder_lsp.backends.base import Scorer
+    from smallcoder_lsp.decode.monitor import log_softmax
+
+    if not isinstance(backend, Scorer):
+        pytest.skip(f"{type(backend).__name__} scores token by token (the generic path)")
+    prompt = backend.tokenize(PROMPT, add_bos=True)
+    span = backend.tokenize(" fibonacci(n - 1) + fibonacci(n - 2)\n", add_bos=False)
+    fresh_logits(backend, prompt)
+    batched = backend.score(span)
+    assert backend.n_cached == len(prompt) + len(span)
+    fresh_logits(backend, prompt)
+    one_by_one = []
+    for token in span:
+        one_by_one.append(float(log_softmax(backend.logits())[token]))
+        backend.evaluate([token])
+    assert np.allclose(batched, one_by_one, atol=0.05), (batched, one_by_one)
+    assert sum(batched) > -30  # the model finds the obvious continuation likely

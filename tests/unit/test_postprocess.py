@@ -1,4 +1,4 @@
-from smallcoder_lsp.completion.postprocess import cut_loop, postprocess
+from smallcoder_lsp.completion.postprocess import cut_loop, postprocess, trim_to_block
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.extract import extract_context
 
@@ -82,3 +82,9 @@ def test_a_loop_inside_a_line_is_cut_where_it_starts():
     assert "']', ']', ']'" not in postprocess("'^', " + "']', " * 20, ctx)
     ctx = ctx_at("ZEROS = <|>\n")
     assert postprocess("[0, 0, 0, 0, 0]", ctx) == "[0, 0, 0, 0, 0]"  # a short legitimate repeat stays
+
+
+def test_a_block_cut_short_does_not_end_with_an_empty_opener():
+    ctx = ctx_at("def f(n):\n    <|>")
+    text = "if n:\n        return 1\n    else:\n        return"
+    assert trim_to_block(text, ctx, last_line_complete=False) == "if n:\n        return 1"

@@ -1,0 +1,153 @@
+"""Candidates, scored by what follows the cursor: how a prefix-only model infills.
+
+The first candidate is the greedy one, decoded under the line's rules (:class:`LineMonitor`). When it is in doubt
+(a token of its first line was not a clear choice, or it breaks a soft rule) and the text after the cursor gives
+something to judge by, more candidates branch where the doubt is: the next best tokens allowed there, each
+continued greedily. Every candidate is then scored by the model's likelihood of the candidate and of the lines
+that follow the cursor (InCoder's reranking), minus the soft-rule penalties; a candidate that removes a syntax
+error around the cursor wins a tie. All candidates share the prompt's KV cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from smallcoder_lsp.completion.constraints import LineMonitor, penalties
+from smallcoder_lsp.context.extract import CompletionContext
+from smallcoder_lsp.context.syntax import error_count
+from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.monitor import top_tokens
+from smallcoder_lsp.decode.sampling import Sampler
+from smallcoder_lsp.decode.scoring import MAX_FOLLOWING_TOKENS, following_text, score_tokens
+from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stopping import StopRules
+from smallcoder_lsp.decode.stream import Generation, complete
+
+CLEAR_CHOICE = 0.6
+"""A first token at least this likely needs no second opinion."""
+TIE = 0.5
+"""Scores closer than this (nats) are a tie; the candidate that leaves fewer syntax errors wins it."""
+
+
+@dataclass
+class Candidate:
+    text: str
+    """The shown text: trimmed and checked."""
+    generation: Generation
+    reason: str = ""
+    """Why ``text`` is empty, when it is."""
+    penalty: float = 0.0
+    penalty_reasons: list[str] = field(default_factory=list)
+    score: float = 0.0
+    """log p(candidate) + log p(what follows | candidate) - penalty, once scored."""
+    errors: int = 0
+    """Syntax errors in the window after inserting it."""
+
+
+Finish = Callable[[Generation], tuple[str, str]]
+"""A raw generation → its shown text and why that is empty (``runtime.explain``)."""
+
+
+def candidate_from(generation: Generation, ctx: CompletionContext, finish: Finish) -> Candidate:
+    text, reason = finish(generation)
+    penalty, why = penalties(text, ctx) if text else (0.0, [])
+    return Candidate(text, generation, reason, penalty, why)
+
+
+def branch_point(session: Session, greedy: Candidate, broken: bool) -> int | None:
+    """Where the greedy candidate's first line was not a clear choice: the first token in it the model took with
+    a probability under ``CLEAR_CHOICE``; or, when it is ``broken`` (it breaks a rule, or leaves the syntax
+    error the cursor sits in), its first token that is not whitespace. None when it needs no second opinion."""
+    detokenize = session.backend.detokenize
+    text, first_visible = "", None
+    for i, (token, logprob) in enumerate(greedy.generation.steps):
+        piece = detokenize([token]).decode("utf-8", "ignore")
+        if "\n" in text:
+            break
+        if first_visible is None and piece.strip():
+            first_visible = i
+        if first_visible is not None and math.exp(logprob) < CLEAR_CHOICE:
+            return i
+        text += piece
+    return first_visible if broken else None
+
+
+def alternatives(
+    session: Session, prompt: Sequence[int], greedy: Candidate, at: int, ctx: CompletionContext
+) -> list[int]:
+    """The best tokens the line's rules allow in place of the greedy candidate's token ``at``, best first."""
+    taken = [token for token, _ in greedy.generation.steps[:at]]
+    session.prefill([*prompt, *taken])
+    detokenize = session.backend.detokenize
+    text = detokenize(taken).decode("utf-8", "ignore")
+    monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
+    eos = session.backend.info.eos_ids
+    greedy_token = greedy.generation.steps[at][0]
+    return [
+        t
+        for t in top_tokens(session.backend.logits())
+        if t != greedy_token and t not in eos and monitor.allows(text, detokenize([t]).decode("utf-8", "ignore"))
+    ]
+
+
+def score(session: Session, prompt: Sequence[int], candidate: Candidate, following: str, cancel: CancelToken) -> None:
+    """Fill in ``candidate.score``: log p(candidate) + log p(following | candidate) - penalty."""
+    tokenize = session.backend.tokenize
+    middle = tokenize(candidate.text, add_bos=False)
+    after = tokenize(following, add_bos=False)[:MAX_FOLLOWING_TOKENS]
+    after = after[: max(0, session.context_length - len(prompt) - len(middle))]
+    session.prefill(prompt, cancel)
+    candidate.score = sum(score_tokens(session, middle + after, cancel)) - candidate.penalty
+
+
+def window_errors(ctx: CompletionContext, text: str) -> int:
+    return error_count(ctx.language_id, ctx.prefix + text + ctx.suffix) or 0
+
+
+def choose(
+    session: Session,
+    prompt: Sequence[int],
+    ctx: CompletionContext,
+    rules: StopRules,
+    sampler: Sampler,
+    finish: Finish,
+    cancel: CancelToken,
+    on_text: Callable[[str], None] | None,
+    limit: int,
+    guided: bool = True,
+) -> Candidate:
+    """The best of up to ``limit`` candidates (see the module docstring); the greedy one streams to
+    ``on_text`` while it is generated. Unless ``guided``, the greedy one is decoded without the line's rules."""
+    monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline) if guided else None
+    greedy = candidate_from(complete(session, prompt, rules, sampler, cancel, on_text, monitor), ctx, finish)
+    following = following_text(ctx.suffix)
+    if limit <= 1 or not following.strip():
+        return greedy
+    errors_before = window_errors(ctx, "")
+    greedy.errors = window_errors(ctx, greedy.text) if errors_before else 0
+    broken = greedy.penalty > 0 or not greedy.text or (errors_before > 0 and greedy.errors >= errors_before)
+    at = branch_point(session, greedy, broken)
+    if at is None:
+        return greedy
+    candidates = [greedy]
+    taken = [token for token, _ in greedy.generation.steps[:at]]
+    for token in alternatives(session, prompt, greedy, at, ctx)[: limit - 1]:
+        monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
+        generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced=[*taken, token])
+        candidates.append(candidate_from(generation, ctx, finish))
+    shown = list({c.text: c for c in reversed(candidates) if c.text}.values())[::-1]
+    if len(shown) <= 1:
+        return shown[0] if shown else greedy
+    for candidate in shown:
+        score(session, prompt, candidate, following, cancel)
+        candidate.errors = window_errors(ctx, candidate.text)
+    best = max(shown, key=lambda c: c.score)
+    tied = [c for c in shown if best.score - c.score < TIE]
+    winner = min(tied, key=lambda c: (c.errors, -c.score))
+    # The request's timings are the first decode's; the count says how many were compared.
+    stats = dataclasses.replace(greedy.generation.stats, candidates=len(candidates))
+    winner.generation = Generation(winner.generation.text, stats)
+    return winner

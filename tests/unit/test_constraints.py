@@ -1,0 +1,152 @@
+"""Issue 12: the code around the cursor constrains the line being completed (while decoding, and when
+candidates are compared). A scripted model with a first and a second choice stands in for the real one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from smallcoder_lsp.backends.fake import EOS, OFFSET, VOCAB, FakeBackend
+from smallcoder_lsp.completion.candidates import choose
+from smallcoder_lsp.completion.constraints import LineMonitor, penalties, undefined_names
+from smallcoder_lsp.completion.runtime import explain
+from smallcoder_lsp.context.demands import LineDemands, block_demand, unopened_closers
+from smallcoder_lsp.context.documents import Document
+from smallcoder_lsp.context.extract import extract_context
+from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.sampling import Sampler
+from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stopping import StopRules
+from smallcoder_lsp.decode.stream import complete
+
+
+class TwoChoices(FakeBackend):
+    """Scripted replies as FakeBackend, plus a second choice: where ``second`` continues the text, its next
+    byte gets a lower logit than the first choice's (and a higher one than ending, once the first choice no
+    longer continues the text: the model follows what it wrote)."""
+
+    def __init__(self, first: dict[str, str], second: dict[str, str], second_logit: float = 6.0) -> None:
+        super().__init__(first)
+        self.second = FakeBackend(second)
+        self.second_logit = second_logit
+
+    def logits(self):
+        out = np.zeros(VOCAB, dtype=np.float32)
+        self.second.cache = self.cache
+        alternative = self.second._next_byte()
+        if alternative is not None:
+            out[alternative + OFFSET] = self.second_logit
+        nxt = self._next_byte()
+        if nxt is not None:
+            out[nxt + OFFSET] = 8.0
+        else:
+            out[EOS] = 1.0 if alternative is not None else 8.0
+        return out
+
+
+def context(text: str, cursor: str = "|"):
+    at = text.index(cursor)
+    doc = Document("file:///t.py", "python", 1, text.replace(cursor, "").encode())
+    return extract_context(doc, at, 4000, 4000)
+
+
+# -- what the code below demands --------------------------------------------------------------------------------
+
+
+def test_a_deeper_next_line_demands_a_block_opener():
+    assert block_demand("def f(xs):\n    ", "\n        total += x\n    return total\n", "    ", False) is True
+
+
+def test_on_an_empty_line_the_previous_code_line_sets_the_indentation():
+    assert block_demand("def f(xs):\n    t = 0\n", "\n    return t\n", "", False) is False
+    assert block_demand("def f(xs):\n    t = 0\n", "\n        t += 1\n", "", False) is True
+    assert block_demand("def f(xs):\n", "\n    return t\n", "", False) is None  # the body of the def
+
+
+def test_a_next_line_at_the_same_indent_forbids_one_in_a_single_line_completion():
+    assert block_demand("def f(xs):\n    total = 0\n    ", "\n    return total\n", "    ", False) is False
+
+
+def test_deeper_lines_that_close_a_bracket_continue_an_expression_instead():
+    assert block_demand("def f():\n    ", "\n        1,\n        2,\n    )\n", "    ", False) is None
+
+
+def test_inside_open_brackets_indentation_demands_nothing():
+    assert block_demand("x = foo(\n    ", "\n        b)\n", "    ", False) is None
+
+
+def test_closers_the_rest_of_the_line_brings():
+    assert unopened_closers("))") == "))"
+    assert unopened_closers("(a), b)") == ")"
+
+
+# -- the monitor, while decoding ----------------------------------------------------------------------------------
+
+
+def test_the_monitor_makes_the_line_open_the_block_below():
+    monitor = LineMonitor("    ", LineDemands(opens_block=True), multiline=False)
+    assert monitor.allows("", "for") and monitor.allows("", "wh")
+    assert not monitor.allows("", "total")
+    assert not monitor.allows("for x in xs", "\n")
+    assert monitor.allows("for x in xs", ":\n")
+
+
+def test_the_monitor_keeps_brackets_the_rest_of_the_line_closes():
+    monitor = LineMonitor("print(len(", LineDemands(closers="))"), multiline=False)
+    assert monitor.allows("items", "")
+    assert not monitor.allows("items", ")")  # the rest of the line closes it already
+
+
+def test_the_monitor_does_not_end_a_line_with_brackets_open_for_a_while():
+    monitor = LineMonitor("x = max(", LineDemands(), multiline=False)
+    assert monitor.allows("a, b", ")") and not monitor.allows("a, b", "\n")
+    for _ in range(8):
+        monitor.allows("a, b", "\n")
+    assert monitor.allows("a, b", "\n")  # it gives way rather than stall
+
+
+def test_decoding_under_the_monitor_writes_the_block_opener_the_model_ranked_second():
+    text = "def total(xs):\n    t = 0\n|\n        t += x\n    return t\n"
+    ctx = context(text)
+    assert ctx.demands.opens_block is True
+    prompt_text = ctx.prefix
+    backend = TwoChoices({prompt_text: "    n = t + 1\n"}, {prompt_text: "    for x in xs:\n"})
+    session = Session(backend)
+    prompt = backend.tokenize(prompt_text, add_bos=True)
+    rules = StopRules(multiline=False, max_tokens=40)
+    plain = complete(session, prompt, rules, Sampler(), CancelToken())
+    assert plain.text == "    n = t + 1\n"
+    monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
+    guided = complete(session, prompt, rules, Sampler(), CancelToken(), monitor=monitor)
+    assert guided.text == "    for x in xs:\n"
+
+
+# -- soft rules and candidates --------------------------------------------------------------------------------
+
+
+def test_a_name_defined_nowhere_is_penalized_and_a_bound_or_known_one_is_not():
+    ctx = context("def f(items):\n    total = 0\n    |\n    return total\n")
+    assert undefined_names("return totl", ctx) == ["totl"]
+    assert undefined_names("total += len(items)", ctx) == []
+    assert undefined_names("count = len(items)", ctx) == []  # it binds count itself
+    assert undefined_names("x.appendd(1)", ctx) == ["x"]  # attributes are not checked; x is
+    assert penalties("return totl", ctx)[0] > penalties("return total", ctx)[0]
+
+
+def test_an_undefined_name_loses_to_a_defined_one():
+    text = "def f(items):\n    total = 0\n    |\n    return total\n"
+    ctx = context(text)
+    # Nearly as likely: a made-up name should cost more than that small difference.
+    backend = TwoChoices({ctx.prefix: "y = totl + 1\n"}, {ctx.prefix: "x = total + 1\n"}, second_logit=7.5)
+    session = Session(backend)
+    prompt = backend.tokenize(ctx.prefix, add_bos=True)
+    rules = StopRules(multiline=False, max_tokens=40)
+
+    def finish(generation):
+        outcome = explain(generation, ctx)
+        return outcome.text, outcome.reason
+
+    greedy_only = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1)
+    assert greedy_only.text == "y = totl + 1"
+    best = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=3)
+    assert best.text == "x = total + 1"
+    assert best.generation.stats.candidates >= 2
