@@ -49,7 +49,7 @@ def generate_step(session: Session, sampler: Sampler, cancel: CancelToken | None
     while True:
         if cancel is not None:
             cancel.check()
-        token = sampler(session.backend.logits())
+        token = sampler.pick(session.backend)
         yield token
         if len(session.tokens) >= session.context_length:
             return
