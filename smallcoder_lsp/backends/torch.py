@@ -33,7 +33,8 @@ from smallcoder_lsp.errors import DeviceMemoryError, ModelLoadError
 log = logging.getLogger(__name__)
 
 PROBE_TEXT = "def add(a, b):\n    return a + b\n\n\nclass Stack:\n"
-# How far the two forwards may drift, relative to the largest logit: op order only (fp32), or rounding (16-bit).
+# How far the two forwards may drift, relative to the largest logit: op order only (fp32), or rounding (16-bit;
+# on the embedded model, bf16 itself is about 2% from fp32). A wrong forward is off by whole logits.
 PROBE_TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 6e-2, torch.float16: 2e-2}
 
 
@@ -49,9 +50,9 @@ def pick_device() -> tuple[torch.device, torch.dtype]:
 
 def logits_agree(ours: torch.Tensor, reference: torch.Tensor, dtype: torch.dtype) -> bool:
     # ours, reference: [vocab]
+    # No top-1 test: in 16 bits a near tie may flip, and that is no reason to give up the fast path.
     a, b = ours.float(), reference.float()
-    scale = max(1.0, float(b.abs().max()))
-    return bool(int(a.argmax()) == int(b.argmax()) and float((a - b).abs().max()) <= PROBE_TOLERANCE[dtype] * scale)
+    return float((a - b).abs().max()) <= PROBE_TOLERANCE[dtype] * max(1.0, float(b.abs().max()))
 
 
 Runner = StaticRunner | HFRunner
