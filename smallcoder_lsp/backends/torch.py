@@ -88,13 +88,15 @@ class TorchBackend:
         reason = unsupported_reason(model.config) if static else "the static path is off"
         if reason is None:
             try:
-                runner = StaticRunner(model, self.info.context_length, graphs=graphs, compile=compile)
+                runner = StaticRunner(model, self.info.context_length, graphs=graphs)
             except Exception as exc:
                 if is_out_of_memory(exc):
                     raise
                 reason = f"our decoder could not take its weights ({type(exc).__name__}: {exc})"
             else:
                 if self._agrees(model, runner):
+                    if compile:
+                        runner.start_compiling()
                     return runner  # the transformers model is dropped: our decoder holds the weights it needs
                 runner.close()
                 reason = "our decoder's logits disagree with the transformers forward on a probe"
@@ -135,6 +137,8 @@ class TorchBackend:
 
     def evaluate(self, tokens: Sequence[int]) -> None:
         # tokens: [T] -> logits of the last one stay on the device: [vocab]
+        if not tokens:
+            raise ValueError("nothing to evaluate")
         if self.runner.n + len(tokens) > self.info.context_length:
             raise RuntimeError("the KV cache is full")
         before = self.runner.n

@@ -20,9 +20,7 @@ from smallcoder_lsp.backends.torch_graphs import BUCKETS, BackgroundCompile, Ste
 
 
 class StaticRunner:
-    def __init__(
-        self, model: Any, capacity: int, *, graphs: bool, compile: bool, compile_backend: str = "inductor"
-    ) -> None:
+    def __init__(self, model: Any, capacity: int, *, graphs: bool) -> None:
         self.decoder = StaticDecoder(model, capacity)
         self.cache = self._new_cache()
         self.graphs: StepGraphs | None = None
@@ -32,10 +30,13 @@ class StaticRunner:
             self.graphs = StepGraphs(self.decoder.vocab_size, self.decoder.dtype, self.decoder.device)
             with torch.no_grad():
                 self.graphs.capture(BUCKETS, self.decoder.forward_full, self.cache, compiled=False)
-            if compile:
-                self.compiler = BackgroundCompile(
-                    self.decoder.forward_full, BUCKETS, self._scratch, self.decoder.device, compile_backend
-                )
+
+    def start_compiling(self, backend: str = "inductor") -> None:
+        """Compile the forward in the background; its graphs replace the eager ones when it ends."""
+        if self.graphs is not None and self.compiler is None:
+            self.compiler = BackgroundCompile(
+                self.decoder.forward_full, BUCKETS, self._scratch, self.decoder.device, backend
+            )
 
     def _new_cache(self) -> StaticKVCache:
         d = self.decoder
