@@ -59,21 +59,23 @@ class StepGraph:
             self.logits.copy_(self.step(self.ids, self.positions, self.last, keys, values))
         return self.logits
 
-    def capture(self, step: Step, keys: list[torch.Tensor], values: list[torch.Tensor], pool: Any) -> None:
+    def capture(self, step: Step, keys: list[torch.Tensor], values: list[torch.Tensor], pool: Any, stream: Any) -> None:
         """Capture ``step`` on the current inputs (on a CPU: just use it). Warm-up runs write the cache at the
         loaded positions, which must be stale slots (at or after the cache's write position). On failure the
         step captured before stays."""
         if self.ids.device.type != "cuda":
             self.step = step
             return
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(2):  # lazy initialisation (cuBLAS workspaces, kernel loading) stays out of the graph
+        # Warm up on the capture stream itself: cuBLAS handles and workspaces are made per stream, lazily, and
+        # making one inside a capture fails.
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):
                 self.logits.copy_(step(self.ids, self.positions, self.last, keys, values))
-        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=pool):
+        # thread_local: only this thread's calls can spoil the capture (the server has other threads)
+        with torch.cuda.graph(graph, pool=pool, stream=stream, capture_error_mode="thread_local"):
             self.logits.copy_(step(self.ids, self.positions, self.last, keys, values))
         self.step, self.graph = step, graph
 
@@ -83,7 +85,9 @@ class StepGraphs:
 
     def __init__(self, vocab: int, dtype: torch.dtype, device: torch.device, buckets: Sequence[int] = BUCKETS) -> None:
         self.graphs = {size: StepGraph(size, vocab, dtype, device) for size in sorted(buckets)}
-        self.pool = torch.cuda.graph_pool_handle() if device.type == "cuda" else None
+        cuda = device.type == "cuda"
+        self.pool = torch.cuda.graph_pool_handle() if cuda else None
+        self.stream = torch.cuda.Stream(device) if cuda else None  # one capture stream for one pool
 
     @property
     def largest(self) -> int:
@@ -108,7 +112,7 @@ class StepGraphs:
                 continue
             graph.load([0], cache.n)
             try:
-                graph.capture(step, cache.keys, cache.values, self.pool)
+                graph.capture(step, cache.keys, cache.values, self.pool, self.stream)
             except Exception as exc:  # a graph is an optimisation: the eager path stays correct without it
                 log.warning("torch: capturing the %d-token step failed (%s); the previous step stays", size, exc)
                 continue

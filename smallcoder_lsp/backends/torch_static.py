@@ -27,6 +27,10 @@ class StaticRunner:
         self.compiler: BackgroundCompile | None = None
         self._deferred: list[int] = []
         if graphs:
+            if self.decoder.device.type == "cuda":
+                # cuDNN attention with a boolean mask over more than 1024 keys cannot be captured with some cuDNN
+                # releases; the efficient-attention kernel can. Process-wide, and this process is ours.
+                torch.backends.cuda.enable_cudnn_sdp(False)
             self.graphs = StepGraphs(self.decoder.vocab_size, self.decoder.dtype, self.decoder.device)
             with torch.no_grad():
                 self.graphs.capture(BUCKETS, self.decoder.forward_full, self.cache, compiled=False)
