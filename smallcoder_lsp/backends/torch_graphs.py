@@ -121,8 +121,8 @@ class StepGraphs:
 
     def describe(self) -> str:
         captured = [g for g in self.graphs.values() if g.graph is not None]
-        if not captured:
-            return "no graphs"
+        if not captured:  # a CPU: the steps run directly
+            return "compiled steps, no graphs" if any(g.compiled for g in self.graphs.values()) else "no graphs"
         kind = "compiled" if all(g.compiled for g in captured) else "eager"
         return f"{len(captured)} CUDA graphs ({kind} kernels)"
 
