@@ -5,13 +5,16 @@ exposes the next-token logits, and can snapshot and restore the cache (``save_st
 each open document keeps its own warm state. Prefix reuse, sampling, stopping and cancellation live above it in
 :mod:`smallcoder_lsp.decode`, written once for all backends.
 
+A backend may also choose the next token itself, where its logits live (:class:`SamplesOnDevice`): then only the
+token id crosses to the host. The decode stack prefers that path when a backend offers it.
+
 A remote server has no KV cache we can reach. It is a :class:`Generator` instead: text in, text pieces out,
 stopped by closing the stream. The engine applies the same stop rules to its pieces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -103,6 +106,29 @@ class Scorer(Protocol):
     def score(self, tokens: Sequence[int]) -> list[float]:
         """Evaluate ``tokens`` (appending them to the KV cache) and return the log-probability of each, given
         everything before it; the first one is scored by the logits of the last evaluation."""
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """How to choose one token, for a backend that samples where its logits are."""
+
+    temperature: float
+    """0 or less: greedy (the first of the highest logits)."""
+    top_k: int
+    top_p: float
+    draw: float
+    """A uniform number in [0, 1) from the caller's generator: the one random input, so that both paths agree."""
+    banned: Set[int] = frozenset()
+    """Token ids that must not be chosen at this step."""
+
+
+@runtime_checkable
+class SamplesOnDevice(Protocol):
+    """A backend that samples its own current logits (on a GPU: no logits copy to the host per token)."""
+
+    def sample(self, request: SampleRequest) -> tuple[int, float]:
+        """The next token after the last evaluated one, chosen as ``decode.sampling.Sampler`` would choose it, and
+        its log-probability under the untempered, unbanned logits (both read back in one host sync)."""
 
 
 @dataclass(frozen=True)

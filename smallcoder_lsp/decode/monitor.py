@@ -7,11 +7,14 @@ is, the sampler's own choice stands: a monitor guides the model, it never stalls
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from smallcoder_lsp.backends.base import Backend
+from smallcoder_lsp.decode.sampling import Sampler, log_softmax
 
 TOP_K = 16
 """How many of the best tokens a monitor may look at before it gives way."""
@@ -25,13 +28,6 @@ class Monitor(Protocol):
         """Whether ``piece`` may follow the generated ``text``."""
 
 
-def log_softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    # logits: [vocab] -> log-probabilities: [vocab]
-    x = logits.astype(np.float64)
-    top = x.max()
-    return x - top - np.log(np.exp(x - top).sum())
-
-
 def top_tokens(logits: npt.NDArray[np.float32], k: int = TOP_K) -> list[int]:
     """The ``k`` tokens with the highest logits, best first."""
     k = min(k, logits.shape[0])
@@ -40,21 +36,15 @@ def top_tokens(logits: npt.NDArray[np.float32], k: int = TOP_K) -> list[int]:
 
 
 def pick(
-    logits: npt.NDArray[np.float32],
-    sampler: Callable[[npt.NDArray[np.float32]], int],
-    monitor: Monitor | None,
-    text: str,
-    piece_of: Callable[[int], str],
-    banned: Sequence[int] = (),
-) -> int:
-    """The sampler's choice if the monitor allows it, else the best allowed token among the top ones."""
-    if banned:
-        logits = logits.copy()
-        logits[list(banned)] = -np.inf
-    chosen = sampler(logits)
+    backend: Backend, sampler: Sampler, monitor: Monitor | None, text: str, piece_of: Callable[[int], str]
+) -> tuple[int, float]:
+    """The sampler's choice (with its log-probability) if the monitor allows it, else the best allowed token
+    among the top ones. Only a veto needs the logits on the host."""
+    chosen, logprob = sampler.pick(backend)
     if monitor is None or monitor.allows(text, piece_of(chosen)):
-        return chosen
+        return chosen, logprob
+    logits = backend.logits()
     for token in top_tokens(logits):
-        if token != chosen and np.isfinite(logits[token]) and monitor.allows(text, piece_of(token)):
-            return token
-    return chosen
+        if token != chosen and monitor.allows(text, piece_of(token)):
+            return token, float(log_softmax(logits)[token])
+    return chosen, logprob

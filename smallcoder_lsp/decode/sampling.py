@@ -1,9 +1,18 @@
-"""Choosing the next token from logits: greedy by default, temperature with top-k/top-p when asked."""
+"""Choosing the next token from logits: greedy by default, temperature with top-k/top-p when asked.
+
+One uniform draw per sampled token comes from the sampler's generator, whether the host chooses (here, from
+``backend.logits()``) or the backend does on its device (:class:`~smallcoder_lsp.backends.base.SamplesOnDevice`),
+so a seed means the same thing on both paths.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import numpy.typing as npt
+
+from smallcoder_lsp.backends.base import Backend, SampleRequest, SamplesOnDevice
 
 
 class Sampler:
@@ -17,13 +26,47 @@ class Sampler:
         # logits: [vocab]
         if self.temperature <= 0.0:
             return int(np.argmax(logits))
-        k = min(self.top_k, logits.shape[0])
-        top = np.argpartition(logits, -k)[-k:]
-        scaled = logits[top].astype(np.float64) / self.temperature
-        order = np.argsort(-scaled)
-        top, scaled = top[order], scaled[order]
-        probs = np.exp(scaled - scaled[0])
-        probs /= probs.sum()
-        keep = int(np.searchsorted(np.cumsum(probs), self.top_p)) + 1
-        probs = probs[:keep] / probs[:keep].sum()
-        return int(top[self._rng.choice(keep, p=probs)])
+        return choose(logits, self.temperature, self.top_k, self.top_p, float(self._rng.random()))
+
+    def request(self, banned: Collection[int] = ()) -> SampleRequest:
+        """What a backend needs to choose as this sampler would, consuming the same draw."""
+        draw = float(self._rng.random()) if self.temperature > 0.0 else 0.0
+        return SampleRequest(self.temperature, self.top_k, self.top_p, draw, frozenset(banned))
+
+    def pick(self, backend: Backend, banned: Collection[int] = ()) -> tuple[int, float]:
+        """The next token after ``backend``'s last evaluated one, never one of ``banned``, with its log-probability
+        (untempered): chosen on the backend's device when it can (only the id and one number cross to the host),
+        else here from a copy of its logits."""
+        if isinstance(backend, SamplesOnDevice):
+            return backend.sample(self.request(banned))
+        raw = logits = backend.logits()
+        if banned:
+            logits = np.array(logits, dtype=np.float32)  # a private copy, whatever the backend handed out
+            logits[list(banned)] = -np.inf
+        token = self(logits)
+        return token, float(log_softmax(raw)[token])
+
+
+def log_softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    # logits: [vocab] -> log-probabilities: [vocab]
+    x = logits.astype(np.float64)
+    top = x.max()
+    return x - top - np.log(np.exp(x - top).sum())
+
+
+def choose(logits: npt.NDArray[np.float32], temperature: float, top_k: int, top_p: float, draw: float) -> int:
+    """Temperature sampling among the ``top_k`` highest logits, cut to the smallest set reaching ``top_p``;
+    ``draw`` (uniform in [0, 1)) picks by inverse CDF, exactly as ``Generator.choice(p=...)`` does."""
+    # logits: [vocab]
+    k = min(top_k, logits.shape[0])
+    top = np.argpartition(logits, -k)[-k:]
+    scaled = logits[top].astype(np.float64) / temperature
+    order = np.argsort(-scaled)
+    top, scaled = top[order], scaled[order]
+    probs = np.exp(scaled - scaled[0])
+    probs /= probs.sum()
+    keep = int(np.searchsorted(np.cumsum(probs), top_p)) + 1
+    probs = probs[:keep] / probs[:keep].sum()
+    cdf = np.cumsum(probs)
+    cdf /= cdf[-1]
+    return int(top[min(int(np.searchsorted(cdf, draw, side="right")), len(cdf) - 1)])

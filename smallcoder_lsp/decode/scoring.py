@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from smallcoder_lsp.backends.base import Scorer
 from smallcoder_lsp.decode.cancel import CancelToken
-from smallcoder_lsp.decode.monitor import log_softmax
+from smallcoder_lsp.decode.sampling import log_softmax
 from smallcoder_lsp.decode.session import Session
 
 MAX_FOLLOWING_TOKENS = 32

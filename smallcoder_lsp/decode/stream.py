@@ -9,13 +9,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
-from smallcoder_lsp.decode.monitor import END, Monitor, log_softmax, pick
-from smallcoder_lsp.decode.sampling import Sampler
+from smallcoder_lsp.decode.monitor import END, Monitor, pick
+from smallcoder_lsp.decode.sampling import Sampler, log_softmax
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.stopping import StopRules, stop_reason
 
@@ -54,16 +51,15 @@ class Generation:
 
 
 def generate_step(
-    session: Session, choose: Callable[[npt.NDArray[np.float32]], int], cancel: CancelToken | None = None
+    session: Session, choose: Callable[[], tuple[int, float]], cancel: CancelToken | None = None
 ) -> Iterator[tuple[int, float]]:
-    """Yield (token, its log-probability) forever. A token is evaluated only when the consumer asks for the next
-    one, so the cache never holds a token that was not kept."""
+    """Yield (token, its log-probability) from ``choose`` forever. A token is evaluated only when the consumer
+    asks for the next one, so the cache never holds a token that was not kept."""
     while True:
         if cancel is not None:
             cancel.check()
-        logits = session.backend.logits()
-        token = choose(logits)
-        yield token, float(log_softmax(logits)[token])
+        token, logprob = choose()
+        yield token, logprob
         if len(session.tokens) >= session.context_length:
             return
         session.append(token)
@@ -99,8 +95,11 @@ def stream(
     def piece_of(token: int) -> str:
         return END if token in eos else backend.detokenize([token]).decode("utf-8", "ignore")
 
-    def choose(logits: npt.NDArray[np.float32]) -> int:
-        return pending.pop(0) if pending else pick(logits, sampler, monitor, detok.text, piece_of)
+    def choose() -> tuple[int, float]:
+        if pending:
+            token = pending.pop(0)
+            return token, float(log_softmax(backend.logits())[token])
+        return pick(backend, sampler, monitor, detok.text, piece_of)
 
     decode_start = time.perf_counter()
     stats.stop_reason = "context"

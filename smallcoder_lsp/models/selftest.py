@@ -73,7 +73,8 @@ def time_decode(backend: Backend, max_tokens: int, seconds: float) -> tuple[int,
     """
     session = Session(backend)
     session.prefill(backend.tokenize(PROMPT, add_bos=True))
-    steps = generate_step(session, Sampler(0.0))
+    sampler = Sampler(0.0)
+    steps = generate_step(session, lambda: sampler.pick(backend))
     for _ in range(WARMUP_STEPS):
         next(steps)
     start, count = time.perf_counter(), 0

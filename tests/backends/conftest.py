@@ -1,8 +1,8 @@
 """Fixtures for the backend conformance suite: every installed backend, on the embedded model.
 
 mlx and torch run the embedded GGUF's conversion, made in this test session (or found in the user's cache,
-where an earlier session put it). The remote backend talks to llama-cpp-python's own server, started here on
-127.0.0.1 with the embedded model.
+where an earlier session put it, or named by ``SMALLCODER_TEST_HF_MODEL``). The remote backend talks to
+llama-cpp-python's own server, started here on 127.0.0.1 with the embedded model.
 """
 
 from __future__ import annotations
@@ -38,11 +38,15 @@ def gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def converted(gguf: Path) -> Path:
+def converted(request: pytest.FixtureRequest) -> Path:
+    # A conversion made elsewhere, e.g. on a CUDA machine that has the GGUF but not the embedded-model package.
+    if os.environ.get("SMALLCODER_TEST_HF_MODEL"):
+        return Path(os.environ["SMALLCODER_TEST_HF_MODEL"])
     if not installed("torch"):
         pytest.skip("converting needs the torch extra: pip install 'smallcoder-lsp[torch]'")
     from smallcoder_lsp.models.convert import convert
 
+    request.getfixturevalue("gguf")
     return convert("")
 
 

@@ -198,10 +198,14 @@ def test_out_of_device_memory_is_one_clear_error_and_the_cache_stays_consistent(
     tokens = backend.tokenize("def f(x):\n    return", add_bos=True)
     backend.evaluate(tokens)
 
-    def oom(*args: object, **kwargs: object) -> object:
+    runner = backend.runner
+    evaluate = runner.evaluate
+
+    def one_token_then_oom(chunk: list[int]) -> object:
+        evaluate(chunk[:1])  # part of the tokens reach the cache before the failure
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(backend, "_model", oom)
+    monkeypatch.setattr(runner, "evaluate", one_token_then_oom)
     with pytest.raises(DeviceMemoryError, match="out of memory on cpu evaluating 3 tokens"):
         backend.evaluate(tokens[:3])
     assert backend.n_cached == len(tokens)

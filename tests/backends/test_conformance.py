@@ -125,7 +125,7 @@ def test_a_saved_state_restores_the_cache(backend: Backend):
 @pytest.mark.model
 def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backend):
     from smallcoder_lsp.backends.base import Scorer
-    from smallcoder_lsp.decode.monitor import log_softmax
+    from smallcoder_lsp.decode.sampling import log_softmax
 
     if not isinstance(backend, Scorer):
         pytest.skip(f"{type(backend).__name__} scores token by token (the generic path)")

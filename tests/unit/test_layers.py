@@ -12,9 +12,10 @@ HOMES = {
     "llama_cpp": ("backends/llama_cpp.py",),
     "mlx": ("backends/mlx.py",),
     "mlx_lm": ("backends/mlx.py",),
-    # hf_convert is the torch runtime's other job: GGUF -> Hugging Face folder through transformers.
-    "torch": ("backends/torch.py", "backends/hf_convert.py"),
-    "transformers": ("backends/torch.py", "backends/hf_convert.py"),
+    # backends/torch*.py: the torch runtime split by concept (decoder, cache, graphs, sampling, HF fallback);
+    # hf_convert is its other job: GGUF -> Hugging Face folder through transformers.
+    "torch": ("backends/torch", "backends/hf_convert.py"),
+    "transformers": ("backends/torch", "backends/hf_convert.py"),
     "pygls": ("server/", "bench/"),
     "lsprotocol": ("server/", "bench/"),
     "tree_sitter": ("context/",),
