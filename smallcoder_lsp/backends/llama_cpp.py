@@ -148,8 +148,9 @@ class LlamaCppBackend:
 
 
 def _log_prob(logits: npt.NDArray[np.float32], token: int) -> float:
-    top = float(logits.max())
-    return float(logits[token]) - top - float(np.log(np.exp(logits - top, dtype=np.float64).sum()))
+    # the same sum as decode.sampling.log_prob (a backend does not import the decode layer)
+    top = logits.max()
+    return float(logits[token] - top) - float(np.log(np.exp(logits - top).sum(dtype=np.float64)))
 
 
 def load(spec: ModelSpec) -> LlamaCppBackend:

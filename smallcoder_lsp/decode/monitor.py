@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smallcoder_lsp.backends.base import Backend
-from smallcoder_lsp.decode.sampling import Sampler, log_softmax
+from smallcoder_lsp.decode.sampling import Sampler, log_prob
 
 TOP_K = 16
 """How many of the best tokens a monitor may look at before it gives way."""
@@ -46,5 +46,5 @@ def pick(
     logits = backend.logits()
     for token in top_tokens(logits):
         if token != chosen and monitor.allows(text, piece_of(token)):
-            return token, float(log_softmax(logits)[token])
+            return token, log_prob(logits, token)
     return chosen, logprob

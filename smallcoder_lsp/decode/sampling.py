@@ -44,14 +44,15 @@ class Sampler:
             logits = np.array(logits, dtype=np.float32)  # a private copy, whatever the backend handed out
             logits[list(banned)] = -np.inf
         token = self(logits)
-        return token, float(log_softmax(raw)[token])
+        return token, log_prob(raw, token)
 
 
-def log_softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    # logits: [vocab] -> log-probabilities: [vocab]
-    x = logits.astype(np.float64)
-    top = x.max()
-    return x - top - np.log(np.exp(x - top).sum())
+def log_prob(logits: npt.NDArray[np.float32], token: int) -> float:
+    """log softmax(logits)[token]. Per generated token, so kept cheap: float32 exponentials (262k of them for
+    Gemma), summed in float64; no full log-softmax vector."""
+    # logits: [vocab]
+    top = logits.max()
+    return float(logits[token] - top) - float(np.log(np.exp(logits - top).sum(dtype=np.float64)))
 
 
 def choose(logits: npt.NDArray[np.float32], temperature: float, top_k: int, top_p: float, draw: float) -> int:

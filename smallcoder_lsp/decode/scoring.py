@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from smallcoder_lsp.backends.base import Scorer
 from smallcoder_lsp.decode.cancel import CancelToken
-from smallcoder_lsp.decode.sampling import log_softmax
+from smallcoder_lsp.decode.sampling import log_prob
 from smallcoder_lsp.decode.session import Session
 
 MAX_FOLLOWING_TOKENS = 32
@@ -34,7 +34,7 @@ def score_tokens(session: Session, tokens: Sequence[int], cancel: CancelToken | 
     for token in tokens:
         if cancel is not None:
             cancel.check()
-        scores.append(float(log_softmax(backend.logits())[token]))
+        scores.append(log_prob(backend.logits(), token))
         session.append(token)
     return scores
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
 from smallcoder_lsp.decode.monitor import END, Monitor, pick
-from smallcoder_lsp.decode.sampling import Sampler, log_softmax
+from smallcoder_lsp.decode.sampling import Sampler, log_prob
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.stopping import StopRules, stop_reason
 
@@ -98,7 +98,7 @@ def stream(
     def choose() -> tuple[int, float]:
         if pending:
             token = pending.pop(0)
-            return token, float(log_softmax(backend.logits())[token])
+            return token, log_prob(backend.logits(), token)
         return pick(backend, sampler, monitor, detok.text, piece_of)
 
     decode_start = time.perf_counter()

@@ -125,7 +125,7 @@ def test_a_saved_state_restores_the_cache(backend: Backend):
 @pytest.mark.model
 def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backend):
     from smallcoder_lsp.backends.base import Scorer
-    from smallcoder_lsp.decode.sampling import log_softmax
+    from smallcoder_lsp.decode.sampling import log_prob
 
     if not isinstance(backend, Scorer):
         pytest.skip(f"{type(backend).__name__} scores token by token (the generic path)")
@@ -137,7 +137,7 @@ def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backen
     fresh_logits(backend, prompt)
     one_by_one = []
     for token in span:
-        one_by_one.append(float(log_softmax(backend.logits())[token]))
+        one_by_one.append(log_prob(backend.logits(), token))
         backend.evaluate([token])
     assert np.allclose(batched, one_by_one, atol=0.05), (batched, one_by_one)
     assert sum(batched) > -30  # the model finds the obvious continuation likely
