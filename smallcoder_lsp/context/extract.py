@@ -78,6 +78,22 @@ def prefix_window_start(doc: Document, offset: int, max_chars: int) -> int:
     return earliest  # one line longer than the whole window: keep its last max_chars bytes
 
 
+def outside_strings(doc: Document, start: int, offset: int, max_extra: int) -> int:
+    """``start``, or the start of the line where a multi-line string or comment that spans ``start`` begins
+    (if that is at most ``max_extra`` bytes earlier): a window that opens inside a docstring reads as code, and
+    every check on it goes wrong."""
+    tree = doc.tree
+    if tree is None or start == 0:
+        return start
+    node = tree.root_node.descendant_for_byte_range(start, start)
+    while node is not None:
+        if ("string" in node.type or "comment" in node.type) and node.start_byte < start < node.end_byte:
+            begin = doc.line_start(doc.line_of(node.start_byte))
+            return begin if start - begin <= max_extra else start
+        node = node.parent
+    return start
+
+
 def indent_width(line: str) -> int:
     expanded = line.expandtabs(4)
     return len(expanded) - len(expanded.lstrip())
@@ -184,7 +200,7 @@ def extract_context(
     line = doc.line_of(offset)
     line_start, line_end = doc.line_start(line), doc.line_end(line)
     offset = min(offset, line_end)  # never between \r and \n
-    start = prefix_window_start(doc, offset, prefix_chars)
+    start = outside_strings(doc, prefix_window_start(doc, offset, prefix_chars), offset, prefix_chars)
     line_prefix = _decode(doc.text[line_start:offset])
     line_suffix = _decode(doc.text[offset:line_end])
     prefix = _decode(doc.text[start:offset])

@@ -52,3 +52,13 @@ def test_crlf_cursor_never_lands_between_cr_and_lf():
     doc = make(text)
     ctx = extract_context(doc, doc.line_end(0) + 1, 100, 100)
     assert ctx.line_prefix == "a = 1" and ctx.line_suffix == ""
+
+
+def test_the_window_never_opens_inside_a_docstring():
+    code = "".join(f"x{i} = {i}\n" for i in range(40))
+    doc_lines = "".join(f"    line {i} of the docstring\n" for i in range(30))
+    text = f'{code}def f():\n    """Start.\n{doc_lines}    """\n    return 1\n'
+    doc = Document("file:///t.py", "python", 1, text.encode())
+    offset = text.index("line 27 of")
+    ctx = extract_context(doc, offset, 800, 400)
+    assert ctx.prefix.startswith('    """Start.'), ctx.prefix[:40]
