@@ -62,8 +62,8 @@ class LineMonitor:
     vetoed_ends: int = 0
 
     def allows(self, text: str, piece: str) -> bool:
-        if "\n" in text:
-            return True  # only the first line is watched
+        if "\n" in text or self.demands.in_text:
+            return True  # only the first line of code is watched
         ends = "\n" in piece or piece == END
         line = self.line_prefix + text + piece.split("\n", 1)[0]
         if not self._brackets_allow(line, ends) or not self._block_allows(line, ends):
@@ -130,6 +130,8 @@ def undefined_names(candidate: str, ctx: CompletionContext) -> list[str]:
 def penalties(candidate: str, ctx: CompletionContext) -> tuple[float, list[str]]:
     """The soft-rule penalty of a finished candidate (in nats) and what it is for."""
     total, why = 0.0, list[str]()
+    if ctx.demands.in_text:
+        return total, why
     first = code_of((ctx.line_prefix + candidate).split("\n", 1)[0]).rstrip()
     opens = first.endswith(":")
     if ctx.demands.opens_block is True and not opens and "\n" not in candidate:

@@ -28,6 +28,8 @@ KNOWN_EVERYWHERE |= {"self", "cls", "__name__", "__file__", "__class__"}
 class LineDemands:
     opens_block: bool | None = None
     """True: the line must open a block; False: it must not; None: nothing is known."""
+    in_text: bool = False
+    """The cursor is in a comment or a string: prose, to which no rule of code applies."""
     closers: str = ""
     """Closing brackets in the rest of the cursor line that close what the line opened before the cursor or in
     the completion: the completion must leave that many brackets open."""
@@ -142,12 +144,13 @@ def code_of(line: str) -> str:
 
 
 def line_demands(language_id: str, prefix: str, suffix: str, line_prefix: str, line_suffix: str, multiline: bool,
-                 document: bytes = b"") -> LineDemands:  # fmt: skip
+                 document: bytes = b"", in_text: bool = False) -> LineDemands:  # fmt: skip
     """The demands on a completion at the cursor; ``prefix``/``suffix`` are the text windows around it."""
-    opens = (
-        block_demand(prefix, suffix, line_prefix, multiline) if language_spec(language_id).blocks == "indent" else None
-    )
-    return LineDemands(opens, unopened_closers(line_suffix), document)
+    if in_text:
+        return LineDemands(in_text=True, document=document)
+    indented = language_spec(language_id).blocks == "indent"
+    opens = block_demand(prefix, suffix, line_prefix, multiline) if indented else None
+    return LineDemands(opens, closers=unopened_closers(line_suffix), document=document)
 
 
 @functools.lru_cache(maxsize=8)

@@ -208,7 +208,8 @@ def extract_context(
     mode, reason = completion_mode(doc, offset, line_prefix, line_suffix)
     indent = line_prefix if mode == MULTI else line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
     blocks = _blocks(doc, offset, start, (line_prefix, prefix + suffix), others) if mode != NONE else []
-    demands = line_demands(doc.language_id, prefix, suffix, line_prefix, line_suffix, mode == MULTI, doc.text)
+    in_text = _inside_comment_or_string(doc, offset)
+    demands = line_demands(doc.language_id, prefix, suffix, line_prefix, line_suffix, mode == MULTI, doc.text, in_text)
     return CompletionContext(
         prefix=prefix,
         suffix=suffix,
