@@ -104,7 +104,7 @@ def score(session: Session, prompt: Sequence[int], candidate: Candidate, followi
 
 
 def window_errors(ctx: CompletionContext, text: str) -> int:
-    return error_count(ctx.language_id, ctx.prefix + text + ctx.suffix) or 0
+    return error_count(ctx.language_id, ctx.frame + ctx.prefix + text + ctx.suffix) or 0
 
 
 def choose(

@@ -156,15 +156,24 @@ def _adds_no_error(ctx: CompletionContext, text: str) -> bool | None:
 
     A completion ending in a block opener (``for x in y:``) is judged with a placeholder body after it.
     """
-    at = len(ctx.prefix.encode("utf-8", "surrogatepass"))
+    head = ctx.frame + ctx.prefix
+    at = len(head.encode("utf-8", "surrogatepass"))
     probe = block_probe(ctx.language_id)
     if probe and text.rstrip().endswith(":"):
         last = text.rstrip().split("\n")[-1]
         base = ctx.line_prefix + last if "\n" not in text else last
-        text = text + "\n" + " " * (indent_width(base) + 4) + probe
+        if not body_follows(ctx.suffix, indent_width(base)):
+            text = text + "\n" + " " * (indent_width(base) + 4) + probe
     end = at + len(text.encode("utf-8", "surrogatepass"))
-    added = adds_errors(ctx.language_id, ctx.prefix + ctx.suffix, ctx.prefix + text + ctx.suffix, at, end)
+    added = adds_errors(ctx.language_id, ctx.window, head + text + ctx.suffix, at, end)
     return None if added is None else not added
+
+
+def body_follows(suffix: str, indent: int) -> bool:
+    """Whether the next code line after the cursor line is indented deeper than ``indent``: a block opener
+    completed here already has its body."""
+    later = [line for line in suffix.split("\n")[1:] if line.strip() and not line.lstrip().startswith("#")]
+    return bool(later) and indent_width(later[0]) > indent
 
 
 def keep_parseable(text: str, ctx: CompletionContext) -> str:

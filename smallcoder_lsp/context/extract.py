@@ -16,9 +16,9 @@ from smallcoder_lsp.context.demands import LineDemands, line_demands
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.languages import LanguageSpec, language_spec
 from smallcoder_lsp.context.scopes import imports_above, scope_header, top_level_definitions
+from smallcoder_lsp.context.window import parse_frame, prefix_window_start, suffix_window_end, window_start
 from smallcoder_lsp.errors import PositionError
 
-WINDOW_STEP_LINES = 32
 MAX_CROSS_FILE_DEFINITIONS = 8
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 SINGLE, MULTI, NONE = "single", "multi", "none"
@@ -53,6 +53,14 @@ class CompletionContext:
     """Why ``mode`` is ``none``."""
     demands: LineDemands = field(default_factory=LineDemands)
     """What the code around the cursor demands of the completion."""
+    frame: str = ""
+    """Lines that make the window parse as the document does (block openers down to the indentation the window
+    starts at); parse checks read ``frame + prefix + completion + suffix``."""
+
+    @property
+    def window(self) -> str:
+        """The text a parse check reads: the frame, then the window around the cursor."""
+        return self.frame + self.prefix + self.suffix
 
     @property
     def multiline(self) -> bool:
@@ -61,37 +69,6 @@ class CompletionContext:
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
-
-
-def prefix_window_start(doc: Document, offset: int, max_chars: int) -> int:
-    """Byte offset where the prefix window starts: a line start on a ``WINDOW_STEP_LINES`` grid."""
-    cursor_line = doc.line_of(offset)
-    earliest = max(0, offset - max_chars)
-    first_line = doc.line_of(earliest)
-    if doc.line_starts[first_line] < earliest:
-        first_line += 1
-    snapped = -(-first_line // WINDOW_STEP_LINES) * WINDOW_STEP_LINES
-    if snapped <= cursor_line:
-        return doc.line_starts[snapped]
-    if first_line <= cursor_line:
-        return doc.line_starts[first_line]
-    return earliest  # one line longer than the whole window: keep its last max_chars bytes
-
-
-def outside_strings(doc: Document, start: int, offset: int, max_extra: int) -> int:
-    """``start``, or the start of the line where a multi-line string or comment that spans ``start`` begins
-    (if that is at most ``max_extra`` bytes earlier): a window that opens inside a docstring reads as code, and
-    every check on it goes wrong."""
-    tree = doc.tree
-    if tree is None or start == 0:
-        return start
-    node = tree.root_node.descendant_for_byte_range(start, start)
-    while node is not None:
-        if ("string" in node.type or "comment" in node.type) and node.start_byte < start < node.end_byte:
-            begin = doc.line_start(doc.line_of(node.start_byte))
-            return begin if start - begin <= max_extra else start
-        node = node.parent
-    return start
 
 
 def indent_width(line: str) -> int:
@@ -200,11 +177,11 @@ def extract_context(
     line = doc.line_of(offset)
     line_start, line_end = doc.line_start(line), doc.line_end(line)
     offset = min(offset, line_end)  # never between \r and \n
-    start = outside_strings(doc, prefix_window_start(doc, offset, prefix_chars), offset, prefix_chars)
+    start = window_start(doc, prefix_window_start(doc, offset, prefix_chars), offset, prefix_chars)
     line_prefix = _decode(doc.text[line_start:offset])
     line_suffix = _decode(doc.text[offset:line_end])
     prefix = _decode(doc.text[start:offset])
-    suffix = _decode(doc.text[offset : offset + suffix_chars])
+    suffix = _decode(doc.text[offset : suffix_window_end(doc, offset, offset + suffix_chars)])
     mode, reason = completion_mode(doc, offset, line_prefix, line_suffix)
     indent = line_prefix if mode == MULTI else line_prefix[: len(line_prefix) - len(line_prefix.lstrip())]
     blocks = _blocks(doc, offset, start, (line_prefix, prefix + suffix), others) if mode != NONE else []
@@ -222,4 +199,5 @@ def extract_context(
         blocks=tuple(blocks),
         reason=reason,
         demands=demands,
+        frame=parse_frame(doc.language_id, prefix + suffix),
     )

@@ -76,6 +76,8 @@ def adds_errors(language_id: str, before: str, after: str, start: int, end: int)
             moved = (s, e)
         elif s >= end:
             moved = (s - delta, e - delta)
+        elif s < start and (s, e - delta) in known:
+            continue  # an error that held the cursor before and holds the inserted text now: not a new one
         else:
             return True  # an error in, or across, the inserted text
         if moved not in known:

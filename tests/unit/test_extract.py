@@ -1,5 +1,6 @@
 from smallcoder_lsp.context.documents import Document
-from smallcoder_lsp.context.extract import WINDOW_STEP_LINES, extract_context
+from smallcoder_lsp.context.extract import extract_context
+from smallcoder_lsp.context.window import WINDOW_STEP_LINES
 
 
 def make(text: str) -> Document:
@@ -62,3 +63,33 @@ def test_the_window_never_opens_inside_a_docstring():
     offset = text.index("line 27 of")
     ctx = extract_context(doc, offset, 800, 400)
     assert ctx.prefix.startswith('    """Start.'), ctx.prefix[:40]
+
+
+def test_a_window_inside_a_method_gets_a_frame_that_reopens_its_blocks():
+    from smallcoder_lsp.context.syntax import error_count
+
+    filler = "".join(f"x{i} = {i}\n" for i in range(WINDOW_STEP_LINES - 2))
+    body = "".join(f"        y{i} = {i}\n" for i in range(10))
+    method_g = "\n    def g(self):\n        pass\n"
+    text = f"{filler}class A:\n    def f(self):\n{body}        return y1\n{method_g}"
+    doc = Document("file:///t.py", "python", 1, text.encode())
+    ctx = extract_context(doc, text.index("return y1"), 400, 400)
+    assert ctx.prefix.startswith("        y")  # the window starts inside the method
+    assert ctx.frame == "if 1:\n    if 1:\n"
+    assert error_count("python", ctx.window) == 0
+
+
+def test_the_window_never_starts_inside_a_statement():
+    filler = "".join(f"x{i} = {i}\n" for i in range(WINDOW_STEP_LINES - 3))
+    call = "result = compute(\n" + "".join(f"    arg{i},\n" for i in range(6)) + ")\n"
+    text = f"{filler}{call}total = result + 1\n"
+    doc = Document("file:///t.py", "python", 1, text.encode())
+    ctx = extract_context(doc, len(text) - 1, 150, 100)
+    assert ctx.prefix.startswith("result = compute("), ctx.prefix[:30]
+
+
+def test_the_suffix_window_does_not_stop_inside_a_docstring():
+    text = 'def f():\n    return 1\n\n\ndef g():\n    """' + "word " * 200 + '"""\n'
+    doc = Document("file:///t.py", "python", 1, text.encode())
+    ctx = extract_context(doc, text.index("1\n"), 300, 200)
+    assert '"""' not in ctx.suffix and ctx.suffix.rstrip().endswith("def g():")

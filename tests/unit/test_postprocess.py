@@ -88,3 +88,8 @@ def test_a_block_cut_short_does_not_end_with_an_empty_opener():
     ctx = ctx_at("def f(n):\n    <|>")
     text = "if n:\n        return 1\n    else:\n        return"
     assert trim_to_block(text, ctx, last_line_complete=False) == "if n:\n        return 1"
+
+
+def test_a_block_opener_whose_body_is_below_is_checked_against_that_body():
+    ctx = ctx_at("def f(items):\n    with open(p) as <|>\n        data = fh.read()\n    return data\n")
+    assert postprocess("fh:", ctx) == "fh:"
