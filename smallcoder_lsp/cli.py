@@ -190,7 +190,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
         print(f"smallcoder-lsp: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:
-        engine.shutdown()
+        engine.shutdown(wait=True)
     for note in completion_notes(completion, status.backend, args.stats):
         print(f"smallcoder-lsp: {note}", file=sys.stderr)
     if not completion.text:
@@ -201,9 +201,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def complete_config(args: argparse.Namespace) -> Config:
-    """The settings of a one-shot ``complete``: generation has no time limit unless ``--timeout-ms`` sets one."""
+    """The settings of a one-shot ``complete``: generation has no time limit unless ``--timeout-ms`` sets one, and
+    nothing is prefetched (no keystroke follows)."""
     config = Config(**overrides_from(args))
-    return replace(config, completion=replace(config.completion, timeout_ms=max(args.timeout_ms, 0)))
+    return replace(config, completion=replace(config.completion, timeout_ms=max(args.timeout_ms, 0), prefetch=False))
 
 
 def cursor(doc: Document, line: int, col: int | None) -> tuple[str, int]:

@@ -97,9 +97,9 @@ class Engine:
             self.board.cancel_all("model settings changed")
         return self.worker.reconfigure(config)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
         self.board.cancel_all("shutting down")
-        self.worker.shutdown()
+        self.worker.shutdown(wait)
 
     def forget(self, uri: str) -> None:
         """A document was closed: drop its suggestions, its decode and (on the worker, which owns it) its KV state."""

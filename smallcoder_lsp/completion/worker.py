@@ -95,8 +95,18 @@ class ModelWorker:
             log.error("resetting the model failed (%s); loading it again", again)
             self._load()
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop taking work. ``wait``: also let the running job end and release the model here, which a one-shot
+        command needs (a native runtime torn down by interpreter exit while a thread still uses it aborts)."""
+        if wait:
+            self._executor.submit(self._close)
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+
+    def _close(self) -> None:
+        """On the worker: a backend may hold per-thread native state (mlx streams) that only this thread frees."""
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
 
     def _set_status(self, status: ModelStatus) -> ModelStatus:
         self.status = status

@@ -66,12 +66,15 @@ def test_sampling_on_the_device_matches_the_host_choice(tiny_folder: Path):
     backend = load(tiny_folder)
     backend.evaluate(backend.tokenize(TEXT, add_bos=True))
     logits = backend.logits()
-    assert backend.sample(SampleRequest(0.0, 40, 0.95, 0.0)) == int(np.argmax(logits))
     best = int(np.argmax(logits))
-    assert backend.sample(SampleRequest(0.0, 40, 0.95, 0.0, frozenset({best}))) != best
+    token, logprob = backend.sample(SampleRequest(0.0, 40, 0.95, 0.0))
+    shifted = logits.astype(np.float64) - logits.max()
+    assert token == best
+    assert logprob == pytest.approx(shifted[best] - np.log(np.exp(shifted).sum()), abs=1e-3)
+    assert backend.sample(SampleRequest(0.0, 40, 0.95, 0.0, frozenset({best})))[0] != best
     for draw in np.linspace(0.0, 0.99, 12):
         request = SampleRequest(2.0, 40, 0.95, float(draw))
-        assert backend.sample(request) == choose(logits, 2.0, 40, 0.95, float(draw))
+        assert backend.sample(request)[0] == choose(logits, 2.0, 40, 0.95, float(draw))
     assert np.array_equal(backend.logits(), logits)  # sampling leaves the logits as they were
 
 
