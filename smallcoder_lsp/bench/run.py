@@ -16,14 +16,14 @@ from typing import Any
 from smallcoder_lsp import __version__
 from smallcoder_lsp.bench import metrics
 from smallcoder_lsp.bench.corpus import QUICK_TASKS, CorpusError, task_paths
-from smallcoder_lsp.bench.cuts import FULL_CUTS, LINE_FILES, QUICK_CUTS, load_sources, make_cuts
+from smallcoder_lsp.bench.cuts import FULL_CUTS, LINE_FILES, QUICK_CUTS, Cut, load_sources, make_cuts
 from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.plots import write_plots
 from smallcoder_lsp.bench.records import StageResult, to_plain
 from smallcoder_lsp.bench.report import terminal_report, write_outputs
 from smallcoder_lsp.bench.stages import Plan, run_stage
 from smallcoder_lsp.bench.targets import evaluate
-from smallcoder_lsp.bench.trace import TYPING_FILES, load_sessions
+from smallcoder_lsp.bench.trace import TYPING_FILES, TypingSession, load_sessions
 
 STAGES = ("corpus", "typing", "lines")
 NAIVE_STAGES = ("typing", "lines")
@@ -96,8 +96,9 @@ def commit_id() -> str:
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else f"unknown (installed {__version__})"
 
 
-def _load_work(options: BenchOptions, failures: list[dict[str, str]]) -> tuple[list[Any], list[Any]]:
-    sessions, cuts = [], []
+def _load_work(options: BenchOptions, failures: list[dict[str, str]]) -> tuple[list[TypingSession], list[Cut]]:
+    sessions: list[TypingSession] = []
+    cuts: list[Cut] = []
     if "typing" in options.stages:
         try:
             files = QUICK_TYPING_FILES if options.quick else TYPING_FILES
@@ -202,6 +203,26 @@ async def run_all(stages: list[StageResult], plan: Plan) -> None:
             print(f"-- {stage.label} failed: {stage.reason}", file=sys.stderr, flush=True)
 
 
+def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
+    return {
+        "mode": "quick" if options.quick else "full",
+        "pace_ms": options.pace_ms,
+        "pause_ms": options.pause_ms,
+        "pause_model": to_plain(plan.pauses),
+        "stages": list(options.stages),
+        "invoked_lines": options.invoked,
+        "server_command": list(options.server_command) if options.server_command else None,
+        "baseline": options.baseline or "none",
+        "backends": list(options.backends),
+        "model": options.model,
+        "threads": options.threads,
+        "typing_sessions": [s.name for s in plan.sessions],
+        "tasks": [p.stem for p in plan.task_paths],
+        "line_cuts": len(plan.cuts),
+        "line_files": sorted({c.source.name for c in plan.cuts}),
+    }
+
+
 def run_bench(options: BenchOptions) -> int:
     """Run the bench and write its reports; 0 when at least one stage ran, else 1."""
     started, machine = time.perf_counter(), machine_info()
@@ -218,23 +239,7 @@ def run_bench(options: BenchOptions) -> int:
         "wall_s": time.perf_counter() - started,
         "machine": machine,
         "model": next((s.model for s in stages if s.model), options.model or "embedded default"),
-        "settings": {
-            "mode": "quick" if options.quick else "full",
-            "pace_ms": options.pace_ms,
-            "pause_ms": options.pause_ms,
-            "pause_model": to_plain(plan.pauses),
-            "stages": list(options.stages),
-            "invoked_lines": options.invoked,
-            "server_command": list(options.server_command) if options.server_command else None,
-            "baseline": options.baseline or "none",
-            "backends": list(options.backends),
-            "model": options.model,
-            "threads": options.threads,
-            "typing_sessions": [s.name for s in plan.sessions],
-            "tasks": [p.stem for p in plan.task_paths],
-            "line_cuts": len(plan.cuts),
-            "line_files": sorted({c.source.name for c in plan.cuts}),
-        },
+        "settings": settings_of(options, plan),
         "stages": docs,
         "failures": failures + failures_of(stages),
     }
