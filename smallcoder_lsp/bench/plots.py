@@ -16,16 +16,16 @@ def _load_pyplot() -> Any:
 
 
 def latency_cdf(plt: Any, result: dict[str, Any], path: Path) -> None:
-    """Typing: the share of pauses that showed a suggestion within x ms of the last key (it levels off at the
-    share shown at all). Lines: the share of cuts answered within x ms."""
+    """The share of typing pauses (from the last key) and of line cuts (from the request) that got a non-empty
+    suggestion within x ms; each curve levels off at the share that got one at all."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for stage in result["stages"]:
         if stage["kind"] == "typing":
             times = stage.get("pause_ms") or []
             label = f"{stage['label']} (pause to suggestion)"
         elif stage["kind"] == "lines":
-            times = [r.get("response_ms") for r in stage.get("records") or []]
-            label = f"{stage['label']} (response)"
+            times = [r["response_ms"] if r["suggestion"] else None for r in stage.get("records") or []]
+            label = f"{stage['label']} (request to suggestion)"
         else:
             continue
         values = sorted(t for t in times if t is not None)
