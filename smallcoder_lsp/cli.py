@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +43,33 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
+
+
+def _bench_options(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("smallcoder-bench"), help="report folder (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--stages", default="corpus,typing,lines", help="comma-separated stages to run (default: %(default)s)"
+    )
+    bench.add_argument("--pace-ms", type=float, default=120.0, help="time between keystrokes (default: 120)")
+    bench.add_argument("--pause-ms", type=float, default=1000.0, help="length of a typing pause (default: 1000)")
+    bench.add_argument("--cuts", type=int, help="how many line cuts (default: 400, 8 with --quick)")
+    bench.add_argument("--invoked", action="store_true", help="line cuts ask with invoked, not automatic, requests")
+    bench.add_argument(
+        "--baseline",
+        choices=["naive", "none"],
+        help="naive: also type and cut lines with no KV reuse (default: naive, none with --quick)",
+    )
+    bench.add_argument("--backends", default="auto", help="comma-separated backends to compare (default: auto)")
+    bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
+    bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
+    bench.add_argument(
+        "--server-command",
+        help="run this server command line instead of 'smallcoder-lsp serve' (e.g. an older build, to set a bar)",
+    )
+    bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,21 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_options(complete)
 
-    bench = sub.add_parser("bench", help="replay the coding corpus and real typing through the server; check targets")
-    bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
-    bench.add_argument(
-        "--out", type=Path, default=Path("smallcoder-bench"), help="report folder (default: %(default)s)"
-    )
-    bench.add_argument("--pace-ms", type=float, default=120.0, help="time between keystrokes (default: 120)")
-    bench.add_argument(
-        "--baseline",
-        choices=["naive", "none"],
-        help="naive: also type with no KV reuse (default: naive, none with --quick)",
-    )
-    bench.add_argument("--backends", default="auto", help="comma-separated backends to compare (default: auto)")
-    bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
-    bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
-    bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _bench_options(sub.add_parser("bench", help="replay the corpus, typing and line cuts through the server"))
 
     doctor = sub.add_parser(
         "doctor", help="print the hardware profile, each backend's measured decode rate, and which one would run"
@@ -120,19 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from smallcoder_lsp.bench.run import BenchOptions, run_bench
+    from smallcoder_lsp.bench.run import STAGES, BenchOptions, run_bench
 
     baseline = args.baseline or ("none" if args.quick else "naive")
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip()) or ("auto",)
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        print(f"smallcoder-lsp bench: unknown stage(s) {unknown} (choose from {', '.join(STAGES)})", file=sys.stderr)
+        return 2
     options = BenchOptions(
         quick=args.quick,
         out=args.out,
         pace_ms=args.pace_ms,
+        pause_ms=args.pause_ms,
         baseline="" if baseline == "none" else baseline,
         backends=backends,
         model=args.model,
         threads=args.threads,
         plots=not args.no_plots,
+        server_command=tuple(shlex.split(args.server_command)) if args.server_command else None,
+        stages=stages,
+        cuts=args.cuts,
+        invoked=args.invoked,
     )
     return run_bench(options)
 

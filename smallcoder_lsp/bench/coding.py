@@ -37,7 +37,7 @@ async def complete_task(client: LspClient, task: Task, tracker: StatsTracker) ->
         record.response_ms = 1000 * (time.perf_counter() - started)
         line_start = task.prompt.rfind("\n") + 1
         record.shown = suggestion_of(result, task.prompt[line_start:])
-        record.stats = await tracker.fetch(client)
+        record.stats, _ = await tracker.fetch(client)
     except asyncio.TimeoutError:
         record.error = f"no answer in {TASK_TIMEOUT:.0f} s"
     except (ServerGone, RuntimeError) as exc:

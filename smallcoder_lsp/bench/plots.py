@@ -16,18 +16,29 @@ def _load_pyplot() -> Any:
 
 
 def latency_cdf(plt: Any, result: dict[str, Any], path: Path) -> None:
+    """The share of typing pauses (from the last key) and of line cuts (from the request) that got a non-empty
+    suggestion within x ms; each curve levels off at the share that got one at all."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for stage in result["stages"]:
-        values = sorted(stage.get("latencies_ms") or [])
+        if stage["kind"] == "typing":
+            times = stage.get("pause_ms") or []
+            label = f"{stage['label']} (pause to suggestion)"
+        elif stage["kind"] == "lines":
+            times = [r["response_ms"] if r["suggestion"] else None for r in stage.get("records") or []]
+            label = f"{stage['label']} (request to suggestion)"
+        else:
+            continue
+        values = sorted(t for t in times if t is not None)
         if values:
-            ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=stage["label"])
+            ax.step(values, [(i + 1) / len(times) for i in range(len(values))], where="post", label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("time to response (ms, log scale)")
-    ax.set_ylabel("share of answered requests")
-    ax.axvline(30, color="grey", linestyle=":", linewidth=1)
-    ax.axvline(120, color="grey", linestyle="--", linewidth=1)
-    ax.legend(fontsize=8)
-    ax.set_title("Inline-completion response time")
+    ax.set_xlabel("ms (log scale)")
+    ax.set_ylabel("share of pauses / cuts")
+    ax.set_ylim(0, 1)
+    ax.axvline(150, color="grey", linestyle=":", linewidth=1)
+    ax.axvline(400, color="grey", linestyle="--", linewidth=1)
+    ax.legend(fontsize=7)
+    ax.set_title("Time to a suggestion")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from smallcoder_lsp.bench.matching import exact_match
+
 
 @dataclass
 class RequestRecord:
@@ -15,7 +17,7 @@ class RequestRecord:
     key: int
     sent_s: float
     next_due_s: float
-    """When the next keystroke was due (sent_s + pace)."""
+    """When the next keystroke came (planned: sent_s + the delay; the replay sets the time it was sent)."""
     answered_s: float | None = None
     cancelled: bool = False
     """The client sent ``$/cancelRequest`` because the next key came first."""
@@ -25,8 +27,16 @@ class RequestRecord:
     accepted_chars: int = 0
     stats: dict[str, Any] | None = None
     """The server's ``lastCompletion`` for this request, when it produced one."""
+    source: str = ""
+    """The server's ``lastSource`` after this answer: ``typed`` for a suggestion the user typed into."""
     shown_valid: bool | None = None
     raw_valid: bool | None = None
+    origin: str = ""
+    """``stdlib`` or ``third-party``: where the retyped code comes from."""
+    pause_s: float = 0.0
+    """The user stopped this long after this keystroke (0: the next key came at the typing pace)."""
+    expected: str = ""
+    """The rest of the true line after the cursor."""
     document: str = field(default="", repr=False)
     cursor: int = 0
 
@@ -36,11 +46,22 @@ class RequestRecord:
 
     @property
     def late(self) -> bool:
+        """Not answered (empty or not) before the next key."""
         return self.answered_s is None or self.answered_s > self.next_due_s
 
     @property
     def empty(self) -> bool:
         return self.answered_s is not None and not self.suggestion
+
+    @property
+    def shown(self) -> bool:
+        """A suggestion appeared before the next key: a non-empty answer in time (an empty one never counts)."""
+        return bool(self.suggestion) and not self.late
+
+    @property
+    def right(self) -> bool:
+        """Shown, and its first line is the rest of the true line."""
+        return self.shown and exact_match(self.suggestion, self.expected)
 
     @property
     def accepted(self) -> bool:
@@ -73,11 +94,41 @@ class TaskRecord:
 
 
 @dataclass
+class CutRecord:
+    """One cut of the line-completion set: a single request where the rest of a true line was removed."""
+
+    name: str
+    """``file:line:column`` (1-based line, 0-based column of the cursor)."""
+    kind: str
+    """``mid`` (the line's tail removed) or ``line`` (the whole line, the cursor at its indentation)."""
+    expected: str
+    """The removed rest of the true line."""
+    response_ms: float | None = None
+    suggestion: str = ""
+    source: str = ""
+    stats: dict[str, Any] | None = None
+    error: str = ""
+    exact: bool = False
+    similarity: float = 0.0
+    parses: bool | None = None
+    """With the suggestion inserted, the file has no more syntax errors than the original (uncut) file."""
+    no_new_errors: bool | None = None
+    """With the suggestion inserted, no more syntax errors than the cut document had (the server's own check)."""
+    compiles: bool | None = None
+    """With the suggestion inserted, Python's own parser accepts the file (tree-sitter forgives bad indentation)."""
+    raw_valid: bool | None = None
+
+    @property
+    def saved_chars(self) -> int:
+        return len(self.expected.rstrip()) if self.exact else 0
+
+
+@dataclass
 class StageResult:
-    """One server run: the coding corpus or a typing replay, on one backend and model, in one mode."""
+    """One server run: the coding corpus, a typing replay or the line cuts, on one backend and model, in one mode."""
 
     kind: str
-    """``corpus`` or ``typing``."""
+    """``corpus``, ``typing`` or ``lines``."""
     backend: str
     mode: str = "reuse"
     """``reuse`` (the product) or ``naive`` (a fresh KV cache per request)."""
@@ -88,6 +139,7 @@ class StageResult:
     wall_s: float = 0.0
     requests: list[RequestRecord] = field(default_factory=list)
     tasks: list[TaskRecord] = field(default_factory=list)
+    cuts: list[CutRecord] = field(default_factory=list)
 
     @property
     def label(self) -> str:

@@ -1,7 +1,9 @@
-"""The typing replay: retype function bodies through the real server, one keystroke per ``pace`` seconds.
+"""The typing replay: retype function bodies through the real server, at a typing pace with pauses.
 
 Per key: ``didChange``, then an automatic inline-completion request; the previous request is cancelled with
-``$/cancelRequest`` if it is still open. A simulated user accepts a suggestion whose first line is exactly the
+``$/cancelRequest`` if it is still open. Keys come ``PauseModel.key_s`` apart, except at pauses (line starts, and
+now and then after a boundary character), where the user stops for ``PauseModel.pause_s`` and the request sent
+with the last key may bring ghost text. A simulated user accepts a suggestion whose first line is exactly the
 rest of the true line; the accepted text then goes in as one edit, in place of the next keystroke.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smallcoder_lsp.bench.lsp_client import LspClient, ServerGone
+from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.records import RequestRecord
 from smallcoder_lsp.bench.trace import TypingSession, next_keystroke
 
@@ -54,19 +57,22 @@ class StatsTracker:
 
     last: dict[str, Any] | None = None
 
-    async def fetch(self, client: LspClient) -> dict[str, Any] | None:
+    async def fetch(self, client: LspClient) -> tuple[dict[str, Any] | None, str]:
+        """The new ``lastCompletion`` (None if it did not change) and ``lastSource``."""
         status = await client.request("smallcoder/status")
-        stats = status.get("lastCompletion") if isinstance(status, dict) else None
+        if not isinstance(status, dict):
+            return None, ""
+        stats, source = status.get("lastCompletion"), str(status.get("lastSource", ""))
         if stats is None or stats == self.last:
-            return None
+            return None, source
         self.last = stats
-        return dict(stats)
+        return dict(stats), source
 
 
 class Typist:
-    def __init__(self, client: LspClient, pace: float, clock: Callable[[], float]) -> None:
+    def __init__(self, client: LspClient, pauses: PauseModel, clock: Callable[[], float]) -> None:
         self.client = client
-        self.pace = pace
+        self.pauses = pauses
         self.clock = clock
         self.tracker = StatsTracker()
         self.records: list[RequestRecord] = []
@@ -85,10 +91,11 @@ class Typist:
         line_prefix = record.document[record.document.rfind("\n", 0, record.cursor) + 1 : record.cursor]
         record.suggestion = suggestion_of(result, line_prefix)
         with contextlib.suppress(ServerGone, RuntimeError):
-            record.stats = await self.tracker.fetch(self.client)
+            record.stats, record.source = await self.tracker.fetch(self.client)
 
     async def type_session(self, session: TypingSession, uri: str, on_key: Callable[[], None]) -> None:
         text, pos, body, typed = session.before + session.after, len(session.before), session.body, 0
+        pauses = self.pauses.pause_offsets(session.name, body)
         self.client.open(uri, text)
         version, due = 1, self.clock()
         open_request: tuple[int, asyncio.Task[None]] | None = None
@@ -96,9 +103,11 @@ class Typist:
         while typed < len(body):
             await asyncio.sleep(max(0.0, due - self.clock()))
             insert = ""
-            if last is not None and last.answered_s is not None and not last.cancelled and last.suggestion:
-                insert = accepted_text(last.suggestion, body[typed:])
-                last.accepted_chars = len(insert)
+            if last is not None:
+                last.next_due_s = self.clock()  # the next key is now: whatever came after it was not seen
+                if last.answered_s is not None and not last.cancelled and last.suggestion:
+                    insert = accepted_text(last.suggestion, body[typed:])
+                    last.accepted_chars = len(insert)
             insert = insert or next_keystroke(body, typed)
             if open_request is not None and not open_request[1].done():
                 self.client.cancel(open_request[0])
@@ -108,8 +117,12 @@ class Typist:
             version += 1
             self.client.change(uri, version, line, char, insert)
             text, pos, typed = text[:pos] + insert + text[pos:], pos + len(insert), typed + len(insert)
+            delay = self.pauses.delay_after(typed, pauses)
             now = self.clock()
-            last = RequestRecord(session.name, len(self.records), now, now + self.pace, document=text, cursor=pos)
+            last = RequestRecord(
+                session.name, len(self.records), now, now + delay, document=text, cursor=pos, origin=session.origin,
+                pause_s=delay if typed in pauses else 0.0, expected=body[typed:].split("\n", 1)[0],
+            )  # fmt: skip
             self.records.append(last)
             request_id, future = self.client.inline(uri, *lsp_position(text, pos), invoked=False)
             open_request = (request_id, asyncio.create_task(self._answer(last, future)))
@@ -117,7 +130,7 @@ class Typist:
             on_key()
             if self.client.gone_reason:
                 raise ServerGone(self.client.gone_reason)
-            due += self.pace
+            due += delay
         if open_request is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(open_request[1]), LAST_ANSWER_TIMEOUT)

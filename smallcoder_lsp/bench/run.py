@@ -16,15 +16,20 @@ from typing import Any
 from smallcoder_lsp import __version__
 from smallcoder_lsp.bench import metrics
 from smallcoder_lsp.bench.corpus import QUICK_TASKS, CorpusError, task_paths
+from smallcoder_lsp.bench.cuts import FULL_CUTS, LINE_FILES, QUICK_CUTS, Cut, load_sources, make_cuts
+from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.plots import write_plots
 from smallcoder_lsp.bench.records import StageResult, to_plain
 from smallcoder_lsp.bench.report import terminal_report, write_outputs
 from smallcoder_lsp.bench.stages import Plan, run_stage
 from smallcoder_lsp.bench.targets import evaluate
-from smallcoder_lsp.bench.trace import TYPING_FILES, load_sessions
+from smallcoder_lsp.bench.trace import TYPING_FILES, TypingSession, load_sessions
 
-FULL_TYPING_KEYS, QUICK_TYPING_KEYS = 1200, 120
-QUICK_TYPING_FILES = ("colorsys.py.txt",)
+STAGES = ("corpus", "typing", "lines")
+NAIVE_STAGES = ("typing", "lines")
+FULL_TYPING_KEYS, QUICK_TYPING_KEYS = 2800, 240
+QUICK_TYPING_FILES = ("colorsys.py.txt", "pygls_server.py.txt")
+QUICK_LINE_FILES = ("pygls_feature_manager.py.txt",)
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,20 @@ class BenchOptions:
     quick: bool = False
     out: Path = Path("smallcoder-bench")
     pace_ms: float = 120.0
+    pause_ms: float = 1000.0
     baseline: str = ""
-    """``naive`` adds a typing replay with a fresh KV cache per request; empty: none."""
+    """``naive`` adds the typing replay and the line cuts with a fresh KV cache per request; empty: none."""
     backends: tuple[str, ...] = ("auto",)
     model: str | None = None
     threads: int | None = None
     plots: bool = True
     server_command: tuple[str, ...] | None = None
+    """Run this server instead of ``smallcoder-lsp serve`` (e.g. an older commit's, to measure a bar)."""
+    stages: tuple[str, ...] = STAGES
+    cuts: int | None = None
+    """How many line cuts (default: 400, 8 with ``quick``)."""
+    invoked: bool = False
+    """The line cuts use invoked requests instead of automatic ones."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -84,43 +96,66 @@ def commit_id() -> str:
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else f"unknown (installed {__version__})"
 
 
+def _load_work(options: BenchOptions, failures: list[dict[str, str]]) -> tuple[list[TypingSession], list[Cut]]:
+    sessions: list[TypingSession] = []
+    cuts: list[Cut] = []
+    if "typing" in options.stages:
+        try:
+            files = QUICK_TYPING_FILES if options.quick else TYPING_FILES
+            sessions = load_sessions(QUICK_TYPING_KEYS if options.quick else FULL_TYPING_KEYS, files)
+        except CorpusError as exc:
+            failures.append({"where": "typing corpus", "reason": str(exc)})
+    if "lines" in options.stages:
+        count = options.cuts if options.cuts is not None else QUICK_CUTS if options.quick else FULL_CUTS
+        try:
+            cuts = make_cuts(load_sources(QUICK_LINE_FILES if options.quick else LINE_FILES), count)
+        except CorpusError as exc:
+            failures.append({"where": "line cuts", "reason": str(exc)})
+    return sessions, cuts
+
+
 def make_plan(options: BenchOptions) -> tuple[Plan, list[dict[str, str]]]:
     """The work to do; corpus problems found while planning become failed rows."""
     failures: list[dict[str, str]] = []
-    try:
-        sessions = (
-            load_sessions(QUICK_TYPING_KEYS, QUICK_TYPING_FILES)
-            if options.quick
-            else load_sessions(FULL_TYPING_KEYS, TYPING_FILES)
-        )
-    except CorpusError as exc:
-        sessions = []
-        failures.append({"where": "typing corpus", "reason": str(exc)})
-    paths = task_paths(QUICK_TASKS if options.quick else None)
+    sessions, cuts = _load_work(options, failures)
+    paths = (task_paths(QUICK_TASKS if options.quick else None)) if "corpus" in options.stages else []
+    pauses = PauseModel(key_s=options.pace_ms / 1000, pause_s=options.pause_ms / 1000)
     plan = Plan(
-        options.pace_ms / 1000, tuple(paths), tuple(sessions), options.model, options.threads, options.server_command
+        pauses,
+        tuple(paths),
+        tuple(sessions),
+        tuple(cuts),
+        options.model,
+        options.threads,
+        options.server_command,
+        options.invoked,
     )
     return plan, failures
 
 
+def has_work(kind: str, plan: Plan) -> bool:
+    return bool({"corpus": plan.task_paths, "typing": plan.sessions, "lines": plan.cuts}[kind])
+
+
 def plan_stages(options: BenchOptions, plan: Plan) -> list[StageResult]:
-    stages = []
-    for backend in options.backends:
-        stages.append(StageResult("corpus", backend))
-        if plan.sessions:
-            stages.append(StageResult("typing", backend))
-    if options.baseline == "naive" and plan.sessions:
-        stages.append(StageResult("typing", options.backends[0], mode="naive"))
+    kinds = [k for k in STAGES if k in options.stages and has_work(k, plan)]
+    stages = [StageResult(kind, backend) for backend in options.backends for kind in kinds]
+    if options.baseline == "naive":
+        stages += [StageResult(kind, options.backends[0], mode="naive") for kind in kinds if kind in NAIVE_STAGES]
     return stages
 
 
 def stage_document(stage: StageResult, plan: Plan) -> dict[str, Any]:
-    doc = {k: v for k, v in to_plain(stage).items() if k not in ("requests", "tasks")}
+    doc = {k: v for k, v in to_plain(stage).items() if k not in ("requests", "tasks", "cuts")}
     doc["label"] = stage.label
     if stage.kind == "typing":
         doc["summary"] = metrics.typing_summary(stage.requests, plan.body_chars)
-        doc["latencies_ms"] = [r.latency_ms for r in stage.requests if r.latency_ms is not None]
+        doc["by_origin"] = metrics.typing_by_origin(stage.requests, plan.body_chars_by_origin)
+        doc["pause_ms"] = [r.latency_ms if r.shown else None for r in stage.requests if r.pause_s > 0]
         doc["records"] = to_plain(stage.requests)
+    elif stage.kind == "lines":
+        doc["summary"] = metrics.lines_summary(stage.cuts)
+        doc["records"] = to_plain(stage.cuts)
     else:
         doc["summary"] = metrics.corpus_summary(stage.tasks)
         doc["by_category"] = metrics.by_category(stage.tasks)
@@ -136,6 +171,7 @@ def primary_summary(stages: list[StageResult], docs: list[dict[str, Any]]) -> di
     rss = [s.peak_rss_bytes for s, _ in mine if s.peak_rss_bytes]
     summary["peak_rss_bytes"] = max(rss) if rss else None
     flags = [t.shown_valid for s, _ in mine for t in s.tasks] + [r.shown_valid for s, _ in mine for r in s.requests]
+    flags += [c.no_new_errors for s, _ in mine for c in s.cuts]
     known = [f for f in flags if f is not None]
     summary["shown_valid_rate"] = sum(known) / len(known) if known else None
     return summary
@@ -147,11 +183,16 @@ def failures_of(stages: list[StageResult]) -> list[dict[str, str]]:
     return rows
 
 
-def naive_ratio(docs: list[dict[str, Any]]) -> dict[str, float | None] | None:
-    typing = [d for d in docs if d["kind"] == "typing" and d["ok"]]
-    naive = next((d for d in typing if d["mode"] == "naive"), None)
-    reuse = next((d for d in typing if d["mode"] == "reuse" and naive and d["backend"] == naive["backend"]), None)
-    return metrics.compare(naive["summary"], reuse["summary"]) if naive and reuse else None
+def naive_comparison(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per stage kind, the naive baseline beside KV reuse on the same backend."""
+    out = {}
+    for kind, keys in (("typing", metrics.TYPING_COMPARED), ("lines", metrics.LINES_COMPARED)):
+        done = [d for d in docs if d["kind"] == kind and d["ok"]]
+        naive = next((d for d in done if d["mode"] == "naive"), None)
+        reuse = next((d for d in done if d["mode"] == "reuse" and naive and d["backend"] == naive["backend"]), None)
+        if naive and reuse:
+            out[kind] = metrics.compare(naive["summary"], reuse["summary"], keys)
+    return out
 
 
 async def run_all(stages: list[StageResult], plan: Plan) -> None:
@@ -160,6 +201,26 @@ async def run_all(stages: list[StageResult], plan: Plan) -> None:
         await run_stage(stage, plan)
         if not stage.ok:
             print(f"-- {stage.label} failed: {stage.reason}", file=sys.stderr, flush=True)
+
+
+def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
+    return {
+        "mode": "quick" if options.quick else "full",
+        "pace_ms": options.pace_ms,
+        "pause_ms": options.pause_ms,
+        "pause_model": to_plain(plan.pauses),
+        "stages": list(options.stages),
+        "invoked_lines": options.invoked,
+        "server_command": list(options.server_command) if options.server_command else None,
+        "baseline": options.baseline or "none",
+        "backends": list(options.backends),
+        "model": options.model,
+        "threads": options.threads,
+        "typing_sessions": [s.name for s in plan.sessions],
+        "tasks": [p.stem for p in plan.task_paths],
+        "line_cuts": len(plan.cuts),
+        "line_files": sorted({c.source.name for c in plan.cuts}),
+    }
 
 
 def run_bench(options: BenchOptions) -> int:
@@ -178,22 +239,13 @@ def run_bench(options: BenchOptions) -> int:
         "wall_s": time.perf_counter() - started,
         "machine": machine,
         "model": next((s.model for s in stages if s.model), options.model or "embedded default"),
-        "settings": {
-            "mode": "quick" if options.quick else "full",
-            "pace_ms": options.pace_ms,
-            "baseline": options.baseline or "none",
-            "backends": list(options.backends),
-            "model": options.model,
-            "threads": options.threads,
-            "typing_sessions": [s.name for s in plan.sessions],
-            "tasks": [p.stem for p in plan.task_paths],
-        },
+        "settings": settings_of(options, plan),
         "stages": docs,
         "failures": failures + failures_of(stages),
     }
     result["primary"] = primary_summary(stages, docs)
     result["targets"] = evaluate(result["primary"])
-    result["naive_ratio"] = naive_ratio(docs)
+    result["naive"] = naive_comparison(docs)
     plots, note = write_plots(result, options.out) if options.plots else ([], "Plots skipped (--no-plots).")
     written = write_outputs(result, options.out, plots, note)
     print(terminal_report(result))

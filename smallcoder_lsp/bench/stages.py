@@ -1,4 +1,5 @@
-"""One stage of the bench: a fresh server process, the coding corpus or a typing replay, then it is shut down."""
+"""One stage of the bench: a fresh server process, the coding corpus, a typing replay or the line cuts, then it
+is shut down."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 from smallcoder_lsp.backends import BACKENDS
 from smallcoder_lsp.bench.coding import run_corpus
+from smallcoder_lsp.bench.cuts import Cut
+from smallcoder_lsp.bench.lines import run_cuts
 from smallcoder_lsp.bench.lsp_client import LspClient, ServerGone, server_command
+from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.progress import Progress
 from smallcoder_lsp.bench.records import RequestRecord, StageResult
 from smallcoder_lsp.bench.replay import Typist
@@ -23,17 +27,27 @@ CORPUS_OPTIONS: dict[str, Any] = {"completion": {"maxLines": 16, "multilineMaxTo
 
 @dataclass(frozen=True)
 class Plan:
-    pace_s: float
+    pauses: PauseModel
     task_paths: tuple[Path, ...]
     sessions: tuple[TypingSession, ...]
+    cuts: tuple[Cut, ...] = ()
     model: str | None = None
     threads: int | None = None
     command: tuple[str, ...] | None = None
-    """Run this instead of ``smallcoder-lsp serve`` (tests use it to stand in a crashing server)."""
+    """Run this instead of ``smallcoder-lsp serve`` (another build of the server; tests stand in a crashing one)."""
+    invoked: bool = False
+    """The line cuts ask with invoked requests (wait for the finished suggestion) instead of automatic ones."""
 
     @property
     def body_chars(self) -> int:
         return sum(len(s.body) for s in self.sessions)
+
+    @property
+    def body_chars_by_origin(self) -> dict[str, int]:
+        chars: dict[str, int] = {}
+        for s in self.sessions:
+            chars[s.origin] = chars.get(s.origin, 0) + len(s.body)
+        return chars
 
 
 def inserted_is_valid(record: RequestRecord, text: str) -> bool | None:
@@ -56,7 +70,7 @@ def score_requests(records: list[RequestRecord]) -> None:
 
 async def _type_all(client: LspClient, stage: StageResult, plan: Plan) -> None:
     started = time.perf_counter()
-    typist = Typist(client, plan.pace_s, lambda: time.perf_counter() - started)
+    typist = Typist(client, plan.pauses, lambda: time.perf_counter() - started)
     progress = Progress(f"typing ({stage.mode})", sum(len(s.keystrokes) for s in plan.sessions))
     try:
         for i, session in enumerate(plan.sessions):
@@ -74,6 +88,16 @@ async def _run_corpus(client: LspClient, stage: StageResult, plan: Plan) -> None
     stage.tasks = await run_corpus(client, list(plan.task_paths), progress.tick)
     passed = sum(1 for t in stage.tasks if t.passed)
     progress.finish(f"{passed}/{len(stage.tasks)} passed their tests")
+
+
+async def _run_lines(client: LspClient, stage: StageResult, plan: Plan) -> None:
+    progress = Progress(f"lines ({stage.mode})", len(plan.cuts))
+    stage.cuts = await run_cuts(client, list(plan.cuts), plan.invoked, progress.tick)
+    exact = sum(1 for c in stage.cuts if c.exact)
+    progress.finish(f"{exact}/{len(stage.cuts)} exact")
+
+
+RUNNERS = {"corpus": _run_corpus, "typing": _type_all, "lines": _run_lines}
 
 
 async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
@@ -96,7 +120,7 @@ async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
         if status.get("state") != "ready":
             stage.fail(f"the server is not ready: {status.get('message') or status.get('state')}")
             return stage
-        await (_run_corpus if stage.kind == "corpus" else _type_all)(client, stage, plan)
+        await RUNNERS[stage.kind](client, stage, plan)
         stage.peak_rss_bytes = client.peak_rss_bytes()
     except ServerGone as exc:
         stage.fail(str(exc))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from smallcoder_lsp.bench.metrics import lookup
 
 GB = 1 << 30
 
@@ -16,40 +19,41 @@ class Target:
     source: str
     """``seeds`` (the earlier validation reports) or ``ours``."""
     metric: str
-    """Path into the summary, e.g. ``typing.response_ms.p50``."""
+    """Path into the summary, e.g. ``typing.pause_ms.p50``."""
     compare: Callable[[Any, Any], Any]
     bound: float
     unit: str = ""
 
 
-LT, LE, GT, EQ = operator.lt, operator.le, operator.gt, operator.eq
-SYMBOL: dict[Callable[[Any, Any], Any], str] = {LT: "<", LE: "≤", GT: ">", EQ: "="}
+LT, LE, GT, GE, EQ = operator.lt, operator.le, operator.gt, operator.ge, operator.eq
+SYMBOL: dict[Callable[[Any, Any], Any], str] = {LT: "<", LE: "≤", GT: ">", GE: "≥", EQ: "="}
+
+CHARS_SAVED_BAR = 0.026
+"""Chars saved while typing, as a share of the retyped text, by the server before requests were held (commit
+b8fed4f, 25 ms deadline answers), measured with this replay on the full typing set: the bar the held requests must
+not fall below. 76 of 2,951 chars (2.58%), measured 2026-11-23 on the 2-core machine while other work ran (load average
+4-7): a lenient bar. Measure it again on the machine of the recorded runs (bench/README.md says how)."""
 
 TARGETS = (
     Target("first token (corpus p95)", "seeds", "corpus.first_token_ms.p95", LT, 200, "ms"),
     Target("memory (peak RSS)", "seeds", "peak_rss_bytes", LT, 10 * GB, "bytes"),
     Target("syntax-valid completions (corpus)", "seeds", "corpus.shown_valid_rate", GT, 0.80, "share"),
-    Target("typing response p50", "ours", "typing.response_ms.p50", LE, 30, "ms"),
-    Target("typing response p95", "ours", "typing.response_ms.p95", LE, 120, "ms"),
-    Target("late answers while typing", "ours", "typing.late_fraction", LE, 0.05, "share"),
+    Target("suggestion shown at a typing pause", "ours", "typing.shown_at_pause", GE, 0.90, "share"),
+    Target("pause to suggestion p50", "ours", "typing.pause_ms.p50", LE, 150, "ms"),
+    Target("pause to suggestion p90", "ours", "typing.pause_ms.p90", LE, 400, "ms"),
+    Target("chars saved while typing (not below b8fed4f)", "ours", "typing.chars_saved_fraction", GE,
+           CHARS_SAVED_BAR, "share"),
     Target("warm first token p95", "ours", "typing.warm_first_token_ms.p95", LE, 50, "ms"),
     Target("peak RSS", "ours", "peak_rss_bytes", LE, 1 * GB, "bytes"),
     Target("shown completions parseable", "ours", "shown_valid_rate", EQ, 1.0, "share"),
-)
-
-
-def lookup(summary: dict[str, Any], path: str) -> Any:
-    value: Any = summary
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+)  # fmt: skip
 
 
 def format_value(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
+    if value == math.inf:
+        return "never"
     if unit == "bytes":
         return f"{value / GB:.2f} GB" if value >= GB / 4 else f"{value / (1 << 20):.0f} MB"
     if unit == "share":

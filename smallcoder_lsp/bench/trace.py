@@ -13,7 +13,27 @@ from pathlib import Path
 from smallcoder_lsp.bench.corpus import CORPUS_DIR, CorpusError
 
 TYPING_DIR = CORPUS_DIR / "typing"
-TYPING_FILES = ("colorsys.py.txt", "bisect.py.txt", "fnmatch.py.txt")
+STDLIB, THIRD_PARTY = "stdlib", "third-party"
+STDLIB_FILES = ("colorsys.py.txt", "bisect.py.txt", "fnmatch.py.txt")
+THIRD_PARTY_FILES = (
+    "pygls_json_rpc.py.txt",
+    "pygls_feature_manager.py.txt",
+    "pygls_io_.py.txt",
+    "pygls_server.py.txt",
+    "pygls_language_server.py.txt",
+    "cattrs_dispatch.py.txt",
+    "cattrs_disambiguators.py.txt",
+)
+"""Code not in CPython's stdlib (which the model may have memorized); see corpus/typing/NOTICE.md."""
+TYPING_FILES = (
+    *STDLIB_FILES,
+    "pygls_json_rpc.py.txt",
+    "pygls_feature_manager.py.txt",
+    "pygls_server.py.txt",
+    "cattrs_dispatch.py.txt",
+)
+"""Retyped by the typing replay: the stdlib files and four third-party ones (the bodies of the third-party
+files are longer per line, so they get one file more for a like number of pauses)."""
 MIN_BODY_CHARS = 40
 MAX_BODY_CHARS = 700
 
@@ -28,10 +48,24 @@ class TypingSession:
     """The text to retype."""
     after: str
     """The file text after the body."""
+    origin: str = STDLIB
+    """``stdlib`` or ``third-party``."""
 
     @property
     def keystrokes(self) -> list[str]:
         return split_keystrokes(self.body)
+
+
+def origin_of(file_name: str) -> str:
+    return STDLIB if file_name in STDLIB_FILES else THIRD_PARTY
+
+
+def read_corpus_file(name: str, typing_dir: Path = TYPING_DIR) -> str:
+    path = typing_dir / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"cannot read {path}: {exc}") from exc
 
 
 def next_keystroke(body: str, i: int) -> str:
@@ -70,7 +104,7 @@ def _body_statements(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.s
     return body
 
 
-def sessions_from_source(label: str, text: str) -> list[TypingSession]:
+def sessions_from_source(label: str, text: str, origin: str = STDLIB) -> list[TypingSession]:
     """One session per function (methods included) whose body, after its docstring, has a fitting size."""
     try:
         tree = ast.parse(text)
@@ -88,7 +122,7 @@ def sessions_from_source(label: str, text: str) -> list[TypingSession]:
         end = starts[stmts[-1].end_lineno] - 1 if stmts[-1].end_lineno < len(starts) else len(text)
         body = text[start:end]
         if MIN_BODY_CHARS <= len(body) <= MAX_BODY_CHARS:
-            out.append(TypingSession(f"{label}:{node.name}", text[:start], body, text[end:]))
+            out.append(TypingSession(f"{label}:{node.name}", text[:start], body, text[end:], origin))
     return sorted(out, key=lambda s: len(s.before))
 
 
@@ -99,13 +133,9 @@ def load_sessions(
     share = max_keys // max(1, len(files))
     chosen: list[TypingSession] = []
     for name in files:
-        path = typing_dir / name
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CorpusError(f"cannot read {path}: {exc}") from exc
+        text = read_corpus_file(name, typing_dir)
         used = 0
-        for session in sessions_from_source(name.removesuffix(".txt"), text):
+        for session in sessions_from_source(name.removesuffix(".txt"), text, origin_of(name)):
             keys = len(session.keystrokes)
             if used + keys <= share:
                 chosen.append(session)

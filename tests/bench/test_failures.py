@@ -8,7 +8,9 @@ import textwrap
 
 from smallcoder_lsp.bench.coding import run_corpus
 from smallcoder_lsp.bench.corpus import task_paths
+from smallcoder_lsp.bench.cuts import load_sources, make_cuts
 from smallcoder_lsp.bench.lsp_client import LspClient
+from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.records import StageResult
 from smallcoder_lsp.bench.stages import Plan, run_stage
 from smallcoder_lsp.bench.trace import load_sessions
@@ -43,8 +45,14 @@ def plan_with(tmp_path, **kwargs) -> Plan:
     script = tmp_path / "crash.py"
     script.write_text(CRASHING_SERVER)
     sessions = tuple(load_sessions(120, ("colorsys.py.txt",)))
+    cuts = tuple(make_cuts(load_sources(("pygls_io_.py.txt",)), 3))
     return Plan(
-        0.01, tuple(task_paths(("fibonacci", "cc_mean"))), sessions, command=(sys.executable, str(script)), **kwargs
+        PauseModel(key_s=0.01, pause_s=0.02),
+        tuple(task_paths(("fibonacci", "cc_mean"))),
+        sessions,
+        cuts,
+        command=(sys.executable, str(script)),
+        **kwargs,
     )
 
 
@@ -60,6 +68,12 @@ def test_a_server_that_crashes_during_the_corpus_fails_each_task(tmp_path):
     assert not stage.ok and "exited (code 3)" in stage.reason
     assert [t.name for t in stage.tasks] == ["fibonacci", "cc_mean"]
     assert all("exited" in t.error for t in stage.tasks)
+
+
+def test_a_server_that_crashes_during_the_line_cuts_fails_each_cut(tmp_path):
+    stage = asyncio.run(run_stage(StageResult("lines", "auto"), plan_with(tmp_path)))
+    assert not stage.ok and "exited (code 3)" in stage.reason
+    assert len(stage.cuts) == 3 and all("exited" in c.error for c in stage.cuts)
 
 
 def test_an_unknown_backend_fails_without_starting_a_server(tmp_path):
