@@ -69,7 +69,7 @@ class Guesses:
             finally:
                 self.board.guess_done(token)
 
-        return self.worker.submit(run)
+        return self.worker.submit(run, cancel=token)
 
     def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
         """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background; skipped when the cursor
