@@ -55,6 +55,8 @@ class Peer:
         self.messages: list[dict[str, Any]] = []
         self.responses: dict[Any, dict[str, Any]] = {}
         self.apply_edits = False
+        self.answer_requests = True
+        """False: leave the server's own requests unanswered (an editor busy elsewhere)."""
         self._cv = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -101,7 +103,7 @@ class Peer:
             if "method" not in message:
                 self.responses[message.get("id")] = message
             self._cv.notify_all()
-        if "method" in message and "id" in message:  # the server asks: answer as a quiet editor would
+        if "method" in message and "id" in message and self.answer_requests:  # answer as a quiet editor would
             result: Any = None
             if message["method"] == "workspace/applyEdit":
                 result = {"applied": self.apply_edits, "failureReason": None if self.apply_edits else "a test"}
