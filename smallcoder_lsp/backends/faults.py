@@ -10,9 +10,11 @@
   ``logits``, ``save_state`` or ``any``; ``after``: how many such calls pass first.
 - ``kind``: ``raise`` (a RuntimeError, as llama.cpp's failed decode), ``oom`` (a MemoryError), ``hang`` (the call
   sleeps ``seconds``, default an hour) or ``broken`` (it raises, and so does every later call of this instance,
-  so that only loading the model again helps).
+  so that only loading the model again helps). An evaluate fails after the inner backend evaluated, so its
+  KV cache holds tokens the decode session does not know of, as after a real failure mid-batch.
 - ``arm``: a file. Faults fire only while it exists, and the first that fires deletes it, so a test decides
-  which request meets the fault (warm-ups and earlier requests do not count).
+  which request meets the fault (warm-ups and earlier requests do not count). A fault may name its own ``arm``,
+  so that one session can meet several faults in turn.
 """
 
 from __future__ import annotations
@@ -41,32 +43,37 @@ class Fault:
     after: int = 0
     kind: str = "raise"
     seconds: float = 3600.0
+    arm: str = ""
     seen: int = 0
     fired: bool = False
 
 
 class FaultyBackend:
-    def __init__(self, inner: Backend, faults: list[Fault], arm: Path | None) -> None:
+    def __init__(self, inner: Backend, faults: list[Fault]) -> None:
         self.inner = inner
         self.faults = faults
-        self.arm = arm
         self.info: ModelInfo = inner.info
         self.broken = False
 
-    def _call(self, call: str) -> None:
+    def _due(self, call: str) -> Fault | None:
+        """The fault that fires at this call, if any (a broken backend fails every call)."""
         if self.broken:
             raise InjectedFault(f"injected fault: the backend is broken ({call})")
-        if self.arm is not None and not self.arm.exists():
-            return
         for fault in self.faults:
-            if fault.fired or fault.at not in (call, "any"):
+            arm = Path(fault.arm) if fault.arm else None
+            if fault.fired or fault.at not in (call, "any") or (arm is not None and not arm.exists()):
                 continue
             fault.seen += 1
             if fault.seen > fault.after:
                 fault.fired = True
-                if self.arm is not None:
-                    self.arm.unlink(missing_ok=True)
-                self._fire(fault, call)
+                if arm is not None:
+                    arm.unlink(missing_ok=True)
+                return fault
+        return None
+
+    def _call(self, call: str) -> None:
+        if (fault := self._due(call)) is not None:
+            self._fire(fault, call)
 
     def _fire(self, fault: Fault, call: str) -> None:
         if fault.kind == "hang":
@@ -92,8 +99,13 @@ class FaultyBackend:
         self.inner.trim(n_keep)
 
     def evaluate(self, tokens: Sequence[int]) -> None:
-        self._call("prefill" if len(tokens) > 1 else "decoding")
+        call = "prefill" if len(tokens) > 1 else "decoding"
+        fault = self._due(call)
+        if fault is not None and fault.kind == "hang":
+            self._fire(fault, call)
         self.inner.evaluate(tokens)
+        if fault is not None and fault.kind != "hang":  # after the work: the cache holds what its session does not
+            self._fire(fault, call)
 
     def logits(self) -> npt.NDArray[np.float32]:
         self._call("logits")
@@ -115,5 +127,5 @@ def load(spec: ModelSpec) -> FaultyBackend:
     inner_spec = ModelSpec(plan.get("model", ""), spec.context_length, spec.threads, spec.timeout_s)
     inner = load_backend(plan.get("inner", "fake"), inner_spec)
     assert not hasattr(inner, "generate"), "faults wraps a local backend"
-    faults = [Fault(**f) for f in plan.get("faults", [])]
-    return FaultyBackend(inner, faults, Path(plan["arm"]) if plan.get("arm") else None)
+    faults = [Fault(**{"arm": plan.get("arm", ""), **f}) for f in plan.get("faults", [])]
+    return FaultyBackend(inner, faults)
