@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -231,3 +232,21 @@ class Peer:
                     pipe.close()
         self.stderr_file.close()
         return code
+
+
+def read_response(conn: socket.socket, msg_id: int, timeout: float = 60.0) -> dict[str, Any]:
+    """Read frames from a TCP connection until the response to ``msg_id``; other messages are skipped."""
+    conn.settimeout(timeout)
+    data = b""
+    while True:
+        head = FRAME_HEAD.match(data)
+        if head is not None and len(data) >= head.end() + int(head.group(1)):
+            end = head.end() + int(head.group(1))
+            message, data = json.loads(data[head.end() : end]), data[end:]
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+            continue
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            raise ServerGone("the connection closed before the response")
+        data += chunk
