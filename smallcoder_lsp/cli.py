@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
     bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    bench.add_argument(
+        "--stress", action="store_true", help="instead: a keystroke storm (and --soak-minutes of typing); see stress.md"
+    )
+    bench.add_argument("--soak-minutes", type=float, default=0.0, help="with --stress: soak this long (default: none)")
 
     doctor = sub.add_parser("doctor", help="print the hardware profile, the backends and which one would run")
     _model_options(doctor)
@@ -87,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.stress:
+        from smallcoder_lsp.bench.stress import StressOptions, run_stress
+
+        stress = StressOptions(out=args.out, soak_minutes=args.soak_minutes, model=args.model, threads=args.threads)
+        return run_stress(stress)
     from smallcoder_lsp.bench.run import BenchOptions, run_bench
 
     baseline = args.baseline or ("none" if args.quick else "naive")

@@ -43,6 +43,7 @@ class Guesses:
         self.suggestions = suggestions
         self.context_at = context_at
         self._last_offset: dict[str, int] = {}
+        self._warming: CancelToken | None = None
 
     @property
     def config(self) -> Config:
@@ -55,8 +56,8 @@ class Guesses:
     def forget(self, uri: str) -> None:
         self._last_offset.pop(uri, None)
 
-    def _run(self, work: Callable[[Runtime, CancelToken], None]) -> Future[None]:
-        token = self.board.guess()
+    def _run(self, work: Callable[[Runtime, CancelToken], None], token: CancelToken | None = None) -> Future[None]:
+        token = token or self.board.guess()
 
         def run() -> None:
             try:
@@ -90,7 +91,10 @@ class Guesses:
             log.debug("not warming %s: %s", uri, exc)
             return None
         self._last_offset[uri] = offset
-        return self._run(lambda runtime, token: runtime.warm(uri, ctx, token))
+        if self._warming is not None:  # only the newest warm-up is worth waiting for: the user is there now
+            self._warming.cancel("a newer warm-up")
+        self._warming = self.board.guess()
+        return self._run(lambda runtime, token: runtime.warm(uri, ctx, token), self._warming)
 
     def prefetch(self, uri: str, text: bytes, ctx: CompletionContext, offset: int, shown: str) -> None:
         """Compute the suggestion that would follow if ``shown`` were accepted and Enter pressed."""
