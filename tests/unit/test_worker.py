@@ -121,7 +121,9 @@ class HangingFake(FakeBackend):
 
 def test_a_hung_call_is_given_up_on_and_a_new_thread_loads_the_model_again():
     hanging = HangingFake()
+    others = set(threading.enumerate())
     worker, loaded = ready_worker(hanging, backend_hang_ms=300)
+    first = next(t for t in threading.enumerate() if t.name == "smallcoder-model-1" and t not in others)
     session = worker.require_runtime().session
     assert session is not None
     future = worker.submit(session.prefill, [0, 5, 6])
@@ -134,8 +136,6 @@ def test_a_hung_call_is_given_up_on_and_a_new_thread_loads_the_model_again():
     while not hanging.closed and time.monotonic() < deadline:
         time.sleep(0.02)
     assert hanging.closed
-    for thread in threading.enumerate():
-        if thread.name == "smallcoder-model-1":
-            thread.join(5)
-            assert not thread.is_alive()
+    first.join(5)
+    assert not first.is_alive()
     worker.shutdown()
