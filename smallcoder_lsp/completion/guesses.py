@@ -67,10 +67,10 @@ class Guesses:
                 pass
             except SmallcoderError as exc:
                 log.debug("a guess failed: %s", exc)
-            finally:
-                self.board.guess_done(token)
 
-        return self.worker.submit(run, cancel=token)
+        future = self.worker.submit(run, cancel=token)
+        future.add_done_callback(lambda _: self.board.guess_done(token))  # run, failed or dropped unrun alike
+        return future
 
     def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
         """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background; skipped when the cursor

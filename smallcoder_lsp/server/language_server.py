@@ -21,7 +21,7 @@ from smallcoder_lsp import __version__
 from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.completion.result import Completion
 from smallcoder_lsp.completion.worker import ModelStatus
-from smallcoder_lsp.config import Config, decode_config
+from smallcoder_lsp.config import Config, decode_config, to_camel
 from smallcoder_lsp.context.documents import DocumentStore
 from smallcoder_lsp.errors import (
     BackendFailure,
@@ -202,11 +202,6 @@ def status_payload(status: ModelStatus, engine: Engine | None, debug: bool = Fal
         payload["documents"] = document_digests(engine.documents)
         payload["process"] = process_figures()
     return payload
-
-
-def to_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def document_digests(documents: DocumentStore) -> dict[str, dict[str, Any]]:

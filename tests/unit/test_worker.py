@@ -139,3 +139,22 @@ def test_a_hung_call_is_given_up_on_and_a_new_thread_loads_the_model_again():
     first.join(5)
     assert not first.is_alive()
     worker.shutdown()
+
+
+def test_warm_ups_dropped_unrun_leave_nothing_behind():
+    from smallcoder_lsp.completion.engine import Engine
+
+    engine = Engine(Config(), loader=lambda _config: FakeBackend())
+    text = "".join(f"def f_{i}(x):\n    return x + {i}\n\n" for i in range(1000))
+    engine.documents.open("file:///big.py", "python", 1, text)
+    assert engine.start().result(10).state == "ready"
+    gate, busy = threading.Event(), threading.Event()
+    engine.worker.submit(lambda: busy.set() or gate.wait(5))
+    assert busy.wait(5)
+    for offset in range(0, len(text), len(text) // 8):  # the cursor jumps far, again and again
+        engine.warm("file:///big.py", offset)
+    assert engine.worker.stats.queued == 1  # each warm-up superseded the one before
+    gate.set()
+    engine.worker.submit(lambda: None).result(10)
+    assert engine.board.guesses == 0
+    engine.shutdown()
