@@ -38,6 +38,9 @@ def register_lifecycle(server: SmallcoderServer) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: SmallcoderServer, params: types.InitializedParams) -> None:
+        if ls.loop is not None:
+            log.warning("a second 'initialized' notification; ignored (the model is loaded once)")
+            return
         ls.loop = asyncio.get_running_loop()
         ls.report_settings_problems(ls._pending_problems)
         ls.engine.start()
