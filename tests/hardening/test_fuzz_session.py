@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -29,7 +30,7 @@ REPLIES = Path(tempfile.gettempdir()) / "smallcoder-fuzz-replies.json"
 OPTIONS = {"completion": {"holdMs": 300, "blockWaitMs": 100}}
 STATUS_WITHIN_S = 2.0
 ANSWER_WITHIN_S = 20.0
-TOTALS = {"sessions": 0, "steps": 0, "requests": 0}
+TOTALS = {kind: {"sessions": 0, "steps": 0, "requests": 0} for kind in ("fake", "real")}
 
 URIS = ["file:///w/a.py", "file:///w/b.py", "untitled:Untitled-1", "file:///w/%C3%BC%20dir/c.rs"]
 LANGUAGES = ["python", "python", "plaintext", "rust", "no-such-language"]
@@ -75,10 +76,14 @@ settings_values = st.fixed_dictionaries(
 class LspSession(RuleBasedStateMachine):
     """One server process per session; the model of what it should hold is in ``self.docs``."""
 
+    kind = "fake"
+    server_args: tuple[str, ...] = ("--backend", "fake", "--model", str(REPLIES))
+    answer_within_s = ANSWER_WITHIN_S
+
     def __init__(self) -> None:
         super().__init__()
         REPLIES.write_text('{"": "value = compute(1)\\n"}')
-        self.peer = Peer("--backend", "fake", "--model", str(REPLIES), "--log-level", "info")
+        self.peer = Peer(*self.server_args, "--log-level", "info")
         self.peer.request("smallcoder/status", {}, timeout=60)  # started (imports take a while on a busy machine)
         self.docs: dict[str, RefDoc] = {}
         self.encoding = "utf-16"
@@ -86,7 +91,7 @@ class LspSession(RuleBasedStateMachine):
         self.allow_big = False
         self.pending: list[int] = []
         self.steps = 0
-        TOTALS["sessions"] += 1
+        TOTALS[self.kind]["sessions"] += 1
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -118,7 +123,7 @@ class LspSession(RuleBasedStateMachine):
     @precondition(lambda self: self.initialized and not self.shut_down and self.steps > 25)
     @rule()
     def shutdown(self) -> None:
-        assert self.peer.request("shutdown", None, timeout=ANSWER_WITHIN_S).get("result", "x") is None
+        assert self.peer.request("shutdown", None, timeout=self.answer_within_s).get("result", "x") is None
         self.shut_down = True
 
     # -- documents ---------------------------------------------------------------------------------------------
@@ -216,7 +221,7 @@ class LspSession(RuleBasedStateMachine):
     @rule(uri=st.sampled_from(URIS), rng=ranges, resolve=st.booleans())
     def code_action(self, uri: str, rng: dict[str, Any], resolve: bool) -> None:
         params = {"textDocument": {"uri": uri}, "range": rng, "context": {"diagnostics": []}}
-        response = self.peer.request("textDocument/codeAction", params, timeout=ANSWER_WITHIN_S)
+        response = self.peer.request("textDocument/codeAction", params, timeout=self.answer_within_s)
         actions = response.get("result") or []
         if resolve and actions:
             self.pending.append(self.peer.request_async("codeAction/resolve", actions[0]))
@@ -251,7 +256,7 @@ class LspSession(RuleBasedStateMachine):
     @invariant()
     def server_is_alive_and_its_documents_match(self) -> None:
         self.steps += 1
-        TOTALS["steps"] += 1
+        TOTALS[self.kind]["steps"] += 1
         assert self.peer.alive(), f"the server died: {self.peer.stderr_tail()}"
         assert not self.peer.garbage, f"stdout holds something that is not a frame: {self.peer.garbage!r}"
         started = time.monotonic()
@@ -269,10 +274,10 @@ class LspSession(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             for msg_id in self.pending:  # every request is answered, cancelled ones included
-                self.peer.wait_response(msg_id, ANSWER_WITHIN_S)
-            TOTALS["requests"] += len(self.pending)
+                self.peer.wait_response(msg_id, self.answer_within_s)
+            TOTALS[self.kind]["requests"] += len(self.pending)
             if self.initialized and not self.shut_down:
-                assert self.peer.request("shutdown", None, timeout=ANSWER_WITHIN_S).get("result", "x") is None
+                assert self.peer.request("shutdown", None, timeout=self.answer_within_s).get("result", "x") is None
             self.peer.notify("exit")
             assert self.peer.wait_exit(10) == (0 if self.initialized else 1)
             assert not self.peer.garbage, self.peer.garbage
@@ -291,6 +296,24 @@ LspSession.TestCase.settings = settings(
 TestLspSession = LspSession.TestCase
 
 
+class RealModelSession(LspSession):
+    """The same sessions with the real embedded model: a smaller share, as each completion takes real time."""
+
+    kind = "real"
+    server_args = ()
+    answer_within_s = 180.0
+
+
+RealModelSession.TestCase.settings = settings(
+    max_examples=100 if is_long() else 2,
+    stateful_step_count=40 if is_long() else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    derandomize=not is_long(),
+)
+TestRealModelSession = pytest.mark.model(RealModelSession.TestCase)
+
+
 def test_zz_report_totals() -> None:
     """Runs after the sessions (in file order): the figures for bench/results/hardening.md."""
-    record("fuzz_sessions", long=is_long(), **TOTALS)
+    record("fuzz_sessions", long=is_long(), **{f"{kind}_{k}": v for kind, t in TOTALS.items() for k, v in t.items()})
