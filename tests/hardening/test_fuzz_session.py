@@ -181,8 +181,12 @@ class LspSession(RuleBasedStateMachine):
         else:
             params[key] = bad
         self.peer.notify("textDocument/didChange", params)  # refused whole: the model does not change
-        if key == "contentChanges" and bad in ([], {}) and uri in self.docs:
-            self.docs[uri].version = 5  # no changes (cattrs reads {} as an empty list too): only the version moves
+        doc = self.docs.get(uri)
+        if doc is not None and key == "contentChanges" and bad in ([], {}):
+            doc.version = 5  # no changes (cattrs reads {} as an empty list too): only the version moves
+        elif doc is not None and key == "text" and isinstance(bad, str):
+            doc.replace(edit["range"], bad)  # a string is the right type for a text after all
+            doc.version = 5
 
     # -- requests ----------------------------------------------------------------------------------------------
 
