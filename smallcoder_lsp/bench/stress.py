@@ -272,9 +272,9 @@ def summary(result: dict[str, Any]) -> str:
     ]
     soak = result.get("soak")
     if soak:
-        for minute in (5, 15, 30, soak["minutes"]):
+        for minute in sorted({m for m in (5, 15, 30) if m < soak["minutes"]} | {soak["minutes"]}):
             sample = at_minute(soak["samples"], minute)
-            if sample is not None and minute <= soak["minutes"]:
+            if sample is not None:
                 kv = (sample["kv_saved_bytes"] or 0) / mb
                 lines.append(
                     f"| soak at {minute:g} min | RSS {sample.get('rss_bytes', 0) / mb:.0f} MB, threads "
