@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import shlex
@@ -70,6 +71,10 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         help="run this server command line instead of 'smallcoder-lsp serve' (e.g. an older build, to set a bar)",
     )
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    bench.add_argument(
+        "--stress", action="store_true", help="instead: a keystroke storm (and --soak-minutes of typing); see stress.md"
+    )
+    bench.add_argument("--soak-minutes", type=float, default=0.0, help="with --stress: soak this long (default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="TCP address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default: 2087)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --host be an address other machines can reach (the server has no authentication)",
+    )
     _model_options(serve)
 
     complete = sub.add_parser(
@@ -134,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.stress:
+        from smallcoder_lsp.bench.stress import StressOptions, run_stress
+
+        stress = StressOptions(out=args.out, soak_minutes=args.soak_minutes, model=args.model, threads=args.threads)
+        return run_stress(stress)
     from smallcoder_lsp.bench.run import STAGES, BenchOptions, run_bench
 
     baseline = args.baseline or ("none" if args.quick else "naive")
@@ -166,21 +181,43 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in pairs.items() if v is not None}
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from smallcoder_lsp.server.app import create_server
+    from smallcoder_lsp.server.transport import serve_stdio, serve_tcp
 
+    if args.tcp and not is_loopback(args.host):
+        if not args.allow_remote:
+            print(
+                f"smallcoder-lsp: refusing to listen on {args.host}: other machines could reach the server, which "
+                "has no authentication and reads the code it is sent. Use 127.0.0.1, or add --allow-remote.",
+                file=sys.stderr,
+            )
+            return 2
+        log.warning(
+            "listening on %s, which other machines can reach (--allow-remote): there is no authentication", args.host
+        )
     overrides = overrides_from(args)
     server = create_server(Config(**overrides), overrides)
     if args.tcp:
-        log.info("smallcoder-lsp %s listening on %s:%d", __version__, args.host, args.port)
-        server.start_tcp(args.host, args.port)
+        log.info("smallcoder-lsp %s on %s:%d", __version__, args.host, args.port)
+        serve_tcp(server, args.host, args.port)
     else:
         # JSON-RPC gets a private copy of stdout; fd 1 itself now points at stderr, so no stray print or
         # native library output can corrupt the protocol stream.
         rpc_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         sys.stdout = sys.stderr
-        server.start_io(sys.stdin.buffer, rpc_out)
+        serve_stdio(server, sys.stdin.buffer, rpc_out)
     server.engine.shutdown()
     # LSP: exit code 0 only if `shutdown` came before `exit`.
     return 0 if getattr(server.protocol, "_shutdown", False) else 1

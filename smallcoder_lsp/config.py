@@ -116,6 +116,10 @@ class Config:
     log_level: str = field(default="info", metadata={"choices": ("debug", "info", "warning", "error")})
     """Server log level (logs go to stderr and the client's output panel)."""
 
+    backend_hang_ms: int = field(default=60_000, metadata={"min": 100, "max": 3_600_000, "hidden": True})
+    """Hidden (for the fault tests): one backend call running longer than this (or than twice remoteTimeoutMs)
+    counts as hung: its thread is abandoned and the model is loaded again on a new one."""
+
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     """Completion settings."""
 

@@ -17,10 +17,14 @@ BACKENDS: dict[str, tuple[str, str | None]] = {
     "torch": ("smallcoder_lsp.backends.torch", "torch"),
     "remote": ("smallcoder_lsp.backends.remote", None),
     "fake": ("smallcoder_lsp.backends.fake", None),
+    "faults": ("smallcoder_lsp.backends.faults", None),
 }
 
 # Backends that run Hugging Face folders (made by `smallcoder-lsp convert`) rather than GGUF files.
 HF_BACKENDS = ("mlx", "torch")
+
+# Test doubles: their `model` is a JSON file (scripted replies; a fault plan), not a model.
+TEST_BACKENDS = ("fake", "faults")
 
 
 def import_backend_module(name: str, module_name: str | None = None) -> object:

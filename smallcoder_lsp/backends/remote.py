@@ -102,8 +102,8 @@ class RemoteBackend:
                     line = response.readline()
                 except (OSError, http.client.HTTPException) as exc:
                     raise RemoteError(self._explain(exc, "/v1/completions")) from exc
-                if not line:
-                    return
+                if not line:  # the server went away mid-stream: what came is not a finished completion
+                    raise RemoteError(f"the server at {self.base} closed the stream before the completion finished")
                 text, done = parse_event(line, self.base)
                 if text:
                     yield text

@@ -30,7 +30,7 @@ from smallcoder_lsp.context.extract import NONE as NO_COMPLETION
 from smallcoder_lsp.context.extract import CompletionContext, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.stream import GenerationStats
-from smallcoder_lsp.errors import BackendFailure, Cancelled, DocumentError, SmallcoderError
+from smallcoder_lsp.errors import Cancelled, DocumentError, SmallcoderError
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class Engine:
         job = Job(uri, Suggestion.at(text, offset, multiline=ctx.multiline, done=False), ctx, invoked, loop)
         self.guesses.moved_to(uri, offset)
         self.board.start(job)
-        job.attach_future(self.worker.submit(self._decode_on_worker, job, text, offset))
+        job.attach_future(self.worker.submit(self._decode_on_worker, job, text, offset, cancel=job.cancel))
         assert job.future is not None
         job.future.add_done_callback(lambda _: self.board.finished(job))
         return job
@@ -240,15 +240,8 @@ class Engine:
     def _decode_on_worker(self, job: Job, text: bytes, offset: int) -> Completion:
         job.cancel.check()  # superseded while it waited for the worker
         runtime = self.worker.require_runtime()
-        try:
-            outcome = runtime.generate(job.uri, job.ctx, job.invoked, job.cancel, job.grow)
-        except Cancelled:
-            raise
-        except Exception as exc:  # the backend failed mid-job; its cache cannot be trusted
-            self.worker.recover(exc)
-            if isinstance(exc, SmallcoderError):
-                raise
-            raise BackendFailure(f"the model failed ({type(exc).__name__}: {exc}); it was reset") from exc
+        # A failure here leaves the backend in doubt; the worker resets it (or loads it again) and says so.
+        outcome = runtime.generate(job.uri, job.ctx, job.invoked, job.cancel, job.grow)
         generation = outcome.generation
         self.last_stats, self.last_raw_text = generation.stats, generation.text
         log.debug("completion %r -> %r (%s)", generation.text, outcome.text, generation.stats)

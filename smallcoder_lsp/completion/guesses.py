@@ -43,6 +43,7 @@ class Guesses:
         self.suggestions = suggestions
         self.context_at = context_at
         self._last_offset: dict[str, int] = {}
+        self._warming: CancelToken | None = None
 
     @property
     def config(self) -> Config:
@@ -55,8 +56,8 @@ class Guesses:
     def forget(self, uri: str) -> None:
         self._last_offset.pop(uri, None)
 
-    def _run(self, work: Callable[[Runtime, CancelToken], None]) -> Future[None]:
-        token = self.board.guess()
+    def _run(self, work: Callable[[Runtime, CancelToken], None], token: CancelToken | None = None) -> Future[None]:
+        token = token or self.board.guess()
 
         def run() -> None:
             try:
@@ -66,10 +67,10 @@ class Guesses:
                 pass
             except SmallcoderError as exc:
                 log.debug("a guess failed: %s", exc)
-            finally:
-                self.board.guess_done(token)
 
-        return self.worker.submit(run)
+        future = self.worker.submit(run, cancel=token)
+        future.add_done_callback(lambda _: self.board.guess_done(token))  # run, failed or dropped unrun alike
+        return future
 
     def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
         """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background; skipped when the cursor
@@ -90,7 +91,10 @@ class Guesses:
             log.debug("not warming %s: %s", uri, exc)
             return None
         self._last_offset[uri] = offset
-        return self._run(lambda runtime, token: runtime.warm(uri, ctx, token))
+        if self._warming is not None:  # only the newest warm-up is worth waiting for: the user is there now
+            self._warming.cancel("a newer warm-up")
+        self._warming = self.board.guess()
+        return self._run(lambda runtime, token: runtime.warm(uri, ctx, token), self._warming)
 
     def prefetch(self, uri: str, text: bytes, ctx: CompletionContext, offset: int, shown: str) -> None:
         """Compute the suggestion that would follow if ``shown`` were accepted and Enter pressed."""

@@ -1,12 +1,14 @@
 """Open documents as UTF-8 bytes with a line index, updated by incremental edits.
 
 Offsets are byte offsets into the UTF-8 text, the unit tree-sitter uses. The server converts LSP's UTF-16
-positions to them once, at its edge.
+positions to them once, at its edge. Lines end at CR LF, CR or LF, as LSP defines them (a file with old Mac line
+endings has as many lines for us as for the editor); tree-sitter's own rows end at LF only.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 from tree_sitter import Point, Tree
@@ -14,14 +16,14 @@ from tree_sitter import Point, Tree
 from smallcoder_lsp.context.syntax import SyntaxTree
 from smallcoder_lsp.errors import DocumentError, PositionError
 
+NO_POINT = Point(0, 0)
+LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
-def _line_starts(text: bytes, base: int = 0) -> list[int]:
-    starts = []
-    i = text.find(b"\n")
-    while i != -1:
-        starts.append(base + i + 1)
-        i = text.find(b"\n", i + 1)
-    return starts
+
+def _line_starts(text: bytes, lo: int = 0, hi: int | None = None) -> list[int]:
+    """Starts of the lines that begin in ``[lo, hi]`` after a break found from ``lo`` on (CR LF is one break)."""
+    hi = len(text) if hi is None else hi
+    return [m.end() for m in LINE_BREAK.finditer(text, lo, min(len(text), hi + 1)) if m.end() <= hi]
 
 
 @dataclass
@@ -43,8 +45,9 @@ class Document:
         return self.syntax.tree(self.text)
 
     def point(self, offset: int) -> Point:
-        line = self.line_of(offset)
-        return Point(line, offset - self.line_starts[line])
+        """tree-sitter's (row, byte column) of ``offset``: its rows end at LF only."""
+        row_start = self.text.rfind(b"\n", 0, offset) + 1
+        return Point(self.text.count(b"\n", 0, offset), offset - row_start)
 
     @property
     def line_count(self) -> int:
@@ -62,8 +65,10 @@ class Document:
     def line_end(self, line: int) -> int:
         """Offset of the end of ``line``, before its line break."""
         start = self.line_start(line)
-        end = self.line_starts[line + 1] - 1 if line + 1 < self.line_count else len(self.text)
-        if end > start and self.text[end - 1 : end] == b"\r":
+        if line + 1 == self.line_count:
+            return len(self.text)
+        end = self.line_starts[line + 1] - 1  # the break's last byte
+        if self.text[end : end + 1] == b"\n" and end > start and self.text[end - 1 : end] == b"\r":
             end -= 1
         return end
 
@@ -77,14 +82,20 @@ class Document:
         """Replace bytes [start, end) and update the line index without rescanning the whole text."""
         if not 0 <= start <= end <= len(self.text):
             raise PositionError(f"edit [{start}, {end}) is outside the document ({len(self.text)} bytes)")
-        first, last = self.line_of(start), self.line_of(end)
-        start_point, old_end_point = self.point(start), self.point(end)
+        # Line starts before ``start`` stay; those up to one byte past the new text are found again (an edit
+        # can split or join a CR LF pair at either edge); those further on only move.
+        keep = max(1, bisect.bisect_left(self.line_starts, start))
+        tail = bisect.bisect_right(self.line_starts, end + 1)
+        # tree-sitter needs rows only for a tree it keeps (counting them costs a scan of the text before).
+        points = (self.point(start), self.point(end)) if self.syntax.has_tree else (NO_POINT, NO_POINT)
         delta = len(new_text) - (end - start)
         self.text = self.text[:start] + new_text + self.text[end:]
-        tail = [s + delta for s in self.line_starts[last + 1 :]]
-        self.line_starts[first + 1 :] = _line_starts(new_text, start) + tail
         new_end = start + len(new_text)
-        self.syntax.edit(start, end, new_end, (start_point, old_end_point, self.point(new_end)))
+        found = _line_starts(self.text, max(0, start - 1), new_end + 1)
+        moved = [s + delta for s in self.line_starts[tail:]]
+        self.line_starts[keep:] = [s for s in found if s >= max(start, 1)] + moved
+        new_point = self.point(new_end) if self.syntax.has_tree else NO_POINT
+        self.syntax.edit(start, end, new_end, (*points, new_point))
 
 
 class DocumentStore:

@@ -33,6 +33,11 @@ class SyntaxTree:
     def available(self) -> bool:
         return self.parser is not None
 
+    @property
+    def has_tree(self) -> bool:
+        """Whether a tree is kept that edits must be applied to."""
+        return self._tree is not None
+
     def edit(self, start: int, old_end: int, new_end: int, points: tuple[Point, Point, Point]) -> None:
         if self._tree is not None:
             self._tree.edit(start, old_end, new_end, *points)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from smallcoder_lsp.backends import HF_BACKENDS, load_backend
+from smallcoder_lsp.backends import HF_BACKENDS, TEST_BACKENDS, load_backend
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError, SmallcoderError
@@ -83,6 +83,8 @@ def model_spec(config: Config, backend: str) -> ModelSpec:
         if not config.remote_url:
             raise ModelLoadError("backend 'remote' needs remoteUrl (e.g. http://127.0.0.1:8080)")
         return ModelSpec(config.remote_url, config.context_length, timeout_s=config.remote_timeout_ms / 1000)
+    if backend in TEST_BACKENDS:
+        return ModelSpec(config.model, config.context_length, config.threads)
     if backend in HF_BACKENDS:
         return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
     return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)

@@ -38,6 +38,9 @@ def register_lifecycle(server: SmallcoderServer) -> None:
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: SmallcoderServer, params: types.InitializedParams) -> None:
+        if ls.loop is not None:
+            log.warning("a second 'initialized' notification; ignored (the model is loaded once)")
+            return
         ls.loop = asyncio.get_running_loop()
         ls.report_settings_problems(ls._pending_problems)
         ls.engine.start()
@@ -53,7 +56,9 @@ def register_lifecycle(server: SmallcoderServer) -> None:
 
     @server.feature(STATUS_REQUEST)
     def status(ls: SmallcoderServer, params: Any) -> dict[str, Any]:
-        return status_payload(ls.engine.status, ls.engine)
+        # {"debug": true} adds each document's digest and the process's figures (pygls hands params as an object)
+        debug = (params.get("debug") if isinstance(params, dict) else getattr(params, "debug", None)) is True
+        return status_payload(ls.engine.status, ls.engine, debug)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SmallcoderServer, params: Any) -> None:
@@ -79,7 +84,8 @@ def register_sync(server: SmallcoderServer) -> None:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start = convert.to_offset(doc, change.range.start, ls.encoding, clamp=True)
                 end = convert.to_offset(doc, change.range.end, ls.encoding, clamp=True)
-                doc.apply_edit(start, max(start, end), new_text)
+                start, end = min(start, end), max(start, end)  # an inverted range, as VS Code's TextDocument does
+                doc.apply_edit(start, end, new_text)
             else:
                 doc.apply_edit(0, len(doc.text), new_text)
         doc.version = params.text_document.version

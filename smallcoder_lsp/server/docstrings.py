@@ -57,8 +57,14 @@ def parse_arguments(arguments: tuple[Any, ...]) -> tuple[str, types.Position]:
     arg = arguments[0] if arguments else None
     if not isinstance(arg, dict) or "uri" not in arg or not isinstance(arg.get("position"), dict):
         raise DocstringError(f"{COMMAND} takes one argument {{uri, position}}, got {arguments!r}")
-    pos = arg["position"]
-    return str(arg["uri"]), types.Position(line=int(pos.get("line", 0)), character=int(pos.get("character", 0)))
+    uri, line, character = arg["uri"], arg["position"].get("line", 0), arg["position"].get("character", 0)
+    if not isinstance(uri, str) or not all(is_uinteger(v) for v in (line, character)):
+        raise DocstringError(f"{COMMAND} takes {{uri: string, position: {{line, character}}}}, got {arg!r:.200}")
+    return uri, types.Position(line=line, character=character)
+
+
+def is_uinteger(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
 
 
 async def execute(ls: SmallcoderServer, arguments: tuple[Any, ...]) -> dict[str, Any]:

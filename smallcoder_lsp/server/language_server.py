@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
+import os
+import threading
 import uuid
+from concurrent.futures import Future
 from typing import Any
 
 from lsprotocol import types
@@ -17,10 +21,18 @@ from smallcoder_lsp import __version__
 from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.completion.result import Completion
 from smallcoder_lsp.completion.worker import ModelStatus
-from smallcoder_lsp.config import Config, decode_config
+from smallcoder_lsp.config import Config, decode_config, to_camel
 from smallcoder_lsp.context.documents import DocumentStore
-from smallcoder_lsp.errors import Cancelled, ModelLoadError, SmallcoderError
+from smallcoder_lsp.errors import (
+    BackendFailure,
+    Cancelled,
+    DeviceMemoryError,
+    ModelLoadError,
+    RemoteError,
+    SmallcoderError,
+)
 from smallcoder_lsp.server import convert
+from smallcoder_lsp.server.protocol import SmallcoderProtocol, strict_converter
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +41,17 @@ STATUS_REQUEST = "smallcoder/status"
 READY_NOTIFICATION = "smallcoder/suggestionReady"
 
 
+# A failure the model was put right after: the user hears of it once, until a completion works again.
+FAILURES = (BackendFailure, RemoteError, DeviceMemoryError)
+
+
 class SmallcoderServer(LanguageServer):
+    protocol: SmallcoderProtocol
+
     def __init__(self, config: Config, overrides: dict[str, Any] | None = None) -> None:
-        super().__init__("smallcoder-lsp", __version__)
+        super().__init__(
+            "smallcoder-lsp", __version__, protocol_cls=SmallcoderProtocol, converter_factory=strict_converter
+        )
         self.overrides = overrides or {}
         """Settings given on the command line; they win over the editor's."""
         self.documents = DocumentStore()
@@ -40,6 +60,7 @@ class SmallcoderServer(LanguageServer):
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self._told: set[str] = set()
+        self._failure_told = False
         self._progress: str | None = None
         self._pending_problems: list[str] = []
 
@@ -63,6 +84,20 @@ class SmallcoderServer(LanguageServer):
         if message not in self._told:
             self._told.add(message)
             self.tell(message, kind)
+
+    def tell_failure(self, exc: SmallcoderError) -> None:
+        """One message per outage: a backend that fails on every keystroke is reported once, until a
+        completion works again."""
+        log.warning("no completion: %s", exc)
+        self.log_to_client(f"smallcoder: no completion: {exc}", types.MessageType.Warning)
+        if not self._failure_told:
+            self._failure_told = True
+            self.tell(str(exc), types.MessageType.Warning)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls shows every failed notification to the user; a line in the log is enough (and no popup
+        storm when a client sends a burst of bad notifications)."""
+        log.error("error while handling a message: %s", error)
 
     def log_to_client(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
@@ -96,12 +131,14 @@ class SmallcoderServer(LanguageServer):
             return
         token = self._progress = f"smallcoder-load-{uuid.uuid4().hex[:8]}"
 
-        def created(*_: Any) -> None:
-            if self._progress == token:
-                begin = types.WorkDoneProgressBegin(title="smallcoder", message=message)
-                self.work_done_progress.begin(token, begin)
+        def created(future: Future[Any]) -> None:
+            # pygls's own callback re-raises when the request fails or is cancelled at shutdown: check first.
+            if future.cancelled() or future.exception() is not None or self._progress != token:
+                return
+            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="smallcoder", message=message))
 
-        self.work_done_progress.create(token, created)
+        create = types.WorkDoneProgressCreateParams(token=token)
+        self.protocol.send_request(types.WINDOW_WORK_DONE_PROGRESS_CREATE, create).add_done_callback(created)
 
     def _end_progress(self, message: str) -> None:
         token, self._progress = self._progress, None
@@ -133,6 +170,9 @@ class SmallcoderServer(LanguageServer):
         except ModelLoadError as exc:
             self.tell_once(f"the model could not be loaded: {exc}")
             return None
+        except FAILURES as exc:
+            self.tell_failure(exc)
+            return None
         except SmallcoderError as exc:
             log.warning("no completion for %s: %s", uri, exc)
             self.log_to_client(f"smallcoder: no completion: {exc}", types.MessageType.Warning)
@@ -140,10 +180,11 @@ class SmallcoderServer(LanguageServer):
         except Exception:  # a bug must not take the server down; the traceback goes to the log
             log.exception("completion failed for %s", uri)
             return None
+        self._failure_told = False
         return completion, cursor
 
 
-def status_payload(status: ModelStatus, engine: Engine | None) -> dict[str, Any]:
+def status_payload(status: ModelStatus, engine: Engine | None, debug: bool = False) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "state": status.state,
         "backend": status.backend,
@@ -155,4 +196,30 @@ def status_payload(status: ModelStatus, engine: Engine | None) -> dict[str, Any]
         payload["lastCompletion"] = {**dataclasses.asdict(engine.last_stats), "raw_text": engine.last_raw_text}
     if engine is not None and engine.last_source:
         payload["lastSource"] = engine.last_source  # "typed": answered from a suggestion, no model call
+    if engine is not None:
+        payload["worker"] = {to_camel(k): v for k, v in dataclasses.asdict(engine.worker.stats).items()}
+    if engine is not None and debug:
+        payload["documents"] = document_digests(engine.documents)
+        payload["process"] = process_figures()
     return payload
+
+
+def document_digests(documents: DocumentStore) -> dict[str, dict[str, Any]]:
+    """What the server holds of each document, for tests that compare it with the editor's copy."""
+    digests = {}
+    for uri in documents.uris():
+        doc = documents.get(uri)
+        digests[uri] = {"version": doc.version, "sha256": hashlib.sha256(doc.text).hexdigest(), "lines": doc.line_count}
+    return digests
+
+
+def process_figures() -> dict[str, Any]:
+    """Threads, open file descriptors and resident memory of this process (the fds and RSS on Linux only)."""
+    figures: dict[str, Any] = {"threads": threading.active_count()}
+    try:
+        figures["fds"] = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/statm") as statm:
+            figures["rssBytes"] = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    return figures

@@ -20,6 +20,22 @@ def test_lines_and_crlf():
     assert doc.line_of(doc.line_start(3) + 2) == 3
 
 
+def test_a_lone_cr_ends_a_line_as_lsp_says():
+    doc = make("a\rb\r\nc\n\rd\r")
+    assert [doc.line_text(i) for i in range(doc.line_count)] == [b"a", b"b", b"c", b"", b"d", b""]
+
+
+def test_an_edit_that_joins_or_splits_a_crlf_pair_moves_the_line_break():
+    doc = make("a\r")
+    doc.apply_edit(2, 2, b"\nb")  # "a\r" + "\nb": one CR LF break, not two
+    assert doc.line_starts == [0, 3]
+    doc.apply_edit(1, 2, b"")  # drop the CR: the LF alone is the break
+    assert doc.line_starts == [0, 2]
+    doc.apply_edit(1, 1, b"\r")
+    doc.apply_edit(2, 2, b"x")  # split the pair: two breaks
+    assert doc.line_starts == [0, 2, 4]
+
+
 def test_empty_document_has_one_empty_line():
     doc = make("")
     assert doc.line_count == 1 and doc.line_text(0) == b""
@@ -71,15 +87,24 @@ def node_spans(node) -> list[tuple[str, int, int]]:
     return spans
 
 
+def node_points(node) -> list[tuple[object, object]]:
+    points = [(node.start_point, node.end_point)]
+    for child in node.children:
+        points.extend(node_points(child))
+    return points
+
+
 def char_boundary(text: bytes, i: int) -> int:
     while 0 < i < len(text) and (text[i] & 0xC0) == 0x80:
         i -= 1
     return i
 
 
-python_pieces = st.sampled_from(
-    ["def ", "f(x)", ":", "\n", "    ", "return ", "x", " + 1", "(", ")", "[", "]", "'", '"', "#", "class A", "é", "😀"]
-)
+PIECES = [
+    "def ", "f(x)", ":", "\n", "\r", "    ", "return ", "x", " + 1", "(", ")", "[", "]", "'", '"', "#", "class A",
+    "é", "😀",
+]  # fmt: skip
+python_pieces = st.sampled_from(PIECES)
 
 
 @settings(max_examples=150, deadline=None)
@@ -101,6 +126,7 @@ def test_incremental_tree_equals_a_fresh_parse(initial, changes):
             assert doc.tree is not None
     fresh = Document(doc.uri, "python", 1, doc.text)
     assert node_spans(doc.tree.root_node) == node_spans(fresh.tree.root_node)
+    assert node_points(doc.tree.root_node) == node_points(fresh.tree.root_node)
 
 
 def test_documents_without_a_grammar_have_no_tree():
