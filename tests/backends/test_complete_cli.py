@@ -16,7 +16,7 @@ import pytest
 from tests.backends.conftest import LOCAL, installed
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "examples" / "fibonacci.py"
+SAMPLE = ROOT / "examples" / "inventory.py"
 
 
 @pytest.mark.model
@@ -26,7 +26,7 @@ def test_complete_answers_with_every_installed_backend(name: str, request: pytes
         pytest.skip(f"backend {name} is not installed")
     if name != "llama_cpp":
         request.getfixturevalue("converted")
-    cmd = [sys.executable, "-m", "smallcoder_lsp", "complete", str(SAMPLE), "--line", "6", "--stats",
+    cmd = [sys.executable, "-m", "smallcoder_lsp", "complete", str(SAMPLE), "--line", "36", "--stats",
            "--backend", name, "--threads", "2"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -14,7 +14,7 @@ from smallcoder_lsp.cli import EXIT_EMPTY, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from smallcoder_lsp.models.hardware import importable
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "examples" / "fibonacci.py"
+SAMPLE = ROOT / "examples" / "inventory.py"
 
 
 def complete(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -24,17 +24,18 @@ def complete(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess[st
 
 @pytest.mark.model
 def test_completes_the_sample_and_prints_the_completion_alone():
-    proc = complete(str(SAMPLE), "--line", "6", "--stats", "--backend", "llama_cpp")
+    # The README's first command: the empty body of `total_quantity`, which the embedded model gets right.
+    proc = complete(str(SAMPLE), "--line", "36", "--stats", "--backend", "llama_cpp")
     assert proc.returncode == EXIT_OK, proc.stderr
-    assert proc.stdout.strip() and not proc.stdout.startswith("    ")  # the text to insert after the indentation
+    assert proc.stdout == "return sum(item.quantity for item in self.items.values())\n"  # after the indentation
     assert "llama_cpp: " in proc.stderr and "prompt tokens" in proc.stderr
-    whole = complete(str(SAMPLE), "--line", "6", "--whole-line", "--backend", "llama_cpp")
-    assert whole.returncode == EXIT_OK and whole.stdout == "    " + proc.stdout  # greedy: the same answer
+    whole = complete(str(SAMPLE), "--line", "36", "--whole-line", "--backend", "llama_cpp")
+    assert whole.returncode == EXIT_OK and whole.stdout == "        " + proc.stdout  # greedy: the same answer
 
 
 @pytest.mark.model
 def test_no_completion_prints_nothing_and_says_why():
-    proc = complete(str(SAMPLE), "--line", "4", "--col", "7", "--backend", "llama_cpp")  # inside `fibonacci`
+    proc = complete(str(SAMPLE), "--line", "35", "--col", "11", "--backend", "llama_cpp")  # in `total_quantity`
     assert proc.returncode == EXIT_EMPTY
     assert proc.stdout == ""
     assert "nothing to insert: no completion expected: the cursor is inside an identifier" in proc.stderr
@@ -45,7 +46,7 @@ def test_errors_have_their_own_exit_status(tmp_path: Path):
     assert missing.returncode == EXIT_USAGE and "cannot read" in missing.stderr and missing.stdout == ""
     outside = complete(str(SAMPLE), "--line", "99")
     assert outside.returncode == EXIT_USAGE and "outside" in outside.stderr
-    no_model = complete(str(SAMPLE), "--line", "6", "--model", str(tmp_path / "nope.gguf"), "--backend", "llama_cpp")
+    no_model = complete(str(SAMPLE), "--line", "36", "--model", str(tmp_path / "nope.gguf"), "--backend", "llama_cpp")
     assert no_model.returncode == EXIT_ERROR and "model file not found" in no_model.stderr and no_model.stdout == ""
 
 
