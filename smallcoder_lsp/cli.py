@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import json
 import logging
 import os
 import shlex
@@ -46,6 +47,16 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
 
 
+def json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("a JSON object is needed, like '{\"completion\": {\"holdMs\": 800}}'")
+    return value
+
+
 def _bench_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
     bench.add_argument(
@@ -69,6 +80,13 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--server-command",
         help="run this server command line instead of 'smallcoder-lsp serve' (e.g. an older build, to set a bar)",
+    )
+    bench.add_argument(
+        "--settings",
+        type=json_object,
+        default={},
+        metavar="JSON",
+        help='server settings for every stage, as an editor sends them (e.g. \'{"completion": {"holdMs": 800}}\')',
     )
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     bench.add_argument(
@@ -172,6 +190,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         stages=stages,
         cuts=args.cuts,
         invoked=args.invoked,
+        settings=args.settings,
     )
     return run_bench(options)
 

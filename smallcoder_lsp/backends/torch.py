@@ -150,6 +150,26 @@ class TorchBackend:
                 raise DeviceMemoryError(f"out of memory on {self.device} evaluating {len(tokens)} tokens") from exc
             raise
 
+    def score(self, tokens: Sequence[int]) -> list[float]:
+        # tokens: [T] -> log p(token_i | everything before it): [T], from one evaluation and one host copy
+        if not tokens:
+            return []
+        if self.runner.n + len(tokens) > self.info.context_length:
+            raise RuntimeError("the KV cache is full")
+        before = self.runner.n
+        try:
+            rows = self.runner.evaluate_rows(tokens)
+        except Exception as exc:
+            self.runner.trim(before)
+            if is_out_of_memory(exc):
+                raise DeviceMemoryError(f"out of memory on {self.device} scoring {len(tokens)} tokens") from exc
+            raise
+        predicting = torch.cat([self._logits[None], rows[:-1]]).float()  # the logits that predict each token
+        ids = torch.tensor(list(tokens), dtype=torch.long, device=predicting.device)
+        picked = torch.log_softmax(predicting, dim=-1).gather(1, ids[:, None])[:, 0]
+        self._logits = rows[-1]
+        return [float(x) for x in picked.tolist()]
+
     def logits(self) -> npt.NDArray[np.float32]:
         return self._logits.to("cpu", torch.float32, copy=True).numpy()
 

@@ -185,10 +185,10 @@ class StaticDecoder:
         values: list[torch.Tensor],
         kv_len: int,
     ) -> torch.Tensor:
-        """Write the KV of ``ids`` at ``positions`` and return the logits after token ``last`` of them.
+        """Write the KV of ``ids`` at ``positions`` and return the logits after the tokens ``last`` of them.
 
-        ids: [1, T] token ids; positions: [T]; last: [1] index into T -> [vocab]. Attention reads the first
-        ``kv_len`` cache positions, which must cover ``positions``."""
+        ids: [1, T] token ids; positions: [T]; last: [R] indices into T -> [vocab] when R is 1, else [R, vocab].
+        Attention reads the first ``kv_len`` cache positions, which must cover ``positions``."""
         x = F.embedding(ids, self.embed)
         if self.embed_scale is not None:
             x = x * self.embed_scale
@@ -200,10 +200,10 @@ class StaticDecoder:
         for layer, k_cache, v_cache in zip(self.layers, keys, values, strict=True):
             x = self.block(layer, x, ropes[layer.rope], masks[layer.window], k_cache, v_cache, positions, kv_len)
         hidden = self.norm(x.index_select(1, last), self.final_norm)
-        logits = F.linear(hidden, self.lm_head)[0, 0]
+        logits = F.linear(hidden, self.lm_head)[0]  # [R, vocab]
         if self.softcap:
             logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits
+        return logits[0] if logits.shape[0] == 1 else logits
 
     def forward_full(
         self, ids: torch.Tensor, positions: torch.Tensor, last: torch.Tensor, keys: list[Any], values: list[Any]

@@ -39,6 +39,14 @@ class HFRunner:
         self.n += len(tokens)
         return out.logits[0, -1]
 
+    def evaluate_rows(self, tokens: Sequence[int]) -> torch.Tensor:
+        # tokens: [T] -> the logits after each of them: [T, vocab], on the device
+        ids = torch.tensor([list(tokens)], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True)
+        self.n += len(tokens)
+        return out.logits[0]
+
     def save(self) -> SavedState:
         layers = []
         for layer in self._cache.layers:

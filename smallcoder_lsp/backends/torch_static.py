@@ -76,6 +76,17 @@ class StaticRunner:
         assert logits is not None
         return logits
 
+    def evaluate_rows(self, tokens: Sequence[int]) -> torch.Tensor:
+        # tokens: [T] -> the logits after each of them: [T, vocab], on the device (eager: spans to score are short)
+        n, cache, device = self.cache.n, self.cache, self.decoder.device
+        ids = torch.tensor([list(tokens)], dtype=torch.long, device=device)
+        positions = torch.arange(n, n + len(tokens), device=device)
+        rows = torch.arange(len(tokens), device=device)
+        with torch.no_grad():
+            logits = self.decoder.forward(ids, positions, rows, cache.keys, cache.values, n + len(tokens))
+        self.cache.n += len(tokens)
+        return logits.reshape(len(tokens), -1)
+
     def _forward(self, chunk: Sequence[int]) -> torch.Tensor:
         n, cache, device = self.cache.n, self.cache, self.decoder.device
         graph = self.graphs.pick(len(chunk), n, cache.capacity) if self.graphs is not None else None

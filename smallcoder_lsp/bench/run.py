@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ class BenchOptions:
     """How many line cuts (default: 400, 8 with ``quick``)."""
     invoked: bool = False
     """The line cuts use invoked requests instead of automatic ones."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Server settings (the camelCase tree an editor sends) for every stage; the naive baseline's go on top."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -129,6 +131,7 @@ def make_plan(options: BenchOptions) -> tuple[Plan, list[dict[str, str]]]:
         options.threads,
         options.server_command,
         options.invoked,
+        options.settings,
     )
     return plan, failures
 
@@ -211,6 +214,7 @@ def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
         "pause_model": to_plain(plan.pauses),
         "stages": list(options.stages),
         "invoked_lines": options.invoked,
+        "server_settings": options.settings,
         "server_command": list(options.server_command) if options.server_command else None,
         "baseline": options.baseline or "none",
         "backends": list(options.backends),

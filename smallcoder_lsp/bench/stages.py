@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Plan:
     """Run this instead of ``smallcoder-lsp serve`` (another build of the server; tests stand in a crashing one)."""
     invoked: bool = False
     """The line cuts ask with invoked requests (wait for the finished suggestion) instead of automatic ones."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Server settings for every stage (``bench --settings``)."""
 
     @property
     def body_chars(self) -> int:
@@ -97,6 +99,14 @@ async def _run_lines(client: LspClient, stage: StageResult, plan: Plan) -> None:
     progress.finish(f"{exact}/{len(stage.cuts)} exact")
 
 
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` on top, section by section (a new tree; neither is changed)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 RUNNERS = {"corpus": _run_corpus, "typing": _type_all, "lines": _run_lines}
 
 
@@ -106,11 +116,11 @@ async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
         stage.fail(f"unknown backend '{stage.backend}' (installed: {', '.join(BACKENDS)})")
         return stage
     command = list(plan.command or server_command(plan.model, stage.backend, plan.threads))
-    options: dict[str, Any] = dict(CORPUS_OPTIONS) if stage.kind == "corpus" else {}
+    options = merged(plan.settings, CORPUS_OPTIONS if stage.kind == "corpus" else {})
     if stage.mode == "naive":
         # What the failed attempts did: a fresh context per request, and an answer only when it is finished.
         naive = {"reuseCache": False, "holdMs": 60_000, "blockWaitMs": 60_000, "prefetch": False}
-        options["completion"] = {**options.get("completion", {}), **naive}
+        options = merged(options, {"completion": naive})
     client = LspClient(command)
     started = time.perf_counter()
     try:

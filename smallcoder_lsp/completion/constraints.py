@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from smallcoder_lsp.context.demands import CLOSERS, IDENTIFIER, OPENERS, LineDemands, code_of
+from smallcoder_lsp.context.demands import IDENTIFIER, LineDemands, bracket_stack, code_of
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.decode.monitor import END
 
@@ -31,25 +31,6 @@ MISSING_BLOCK_PENALTY = 12.0
 BINDINGS = re.compile(
     r"(?:\bfor\s+|\bas\s+|\bdef\s+|\bclass\s+|\blambda\s+|,\s*|^\s*|\(\s*)([A-Za-z_]\w*)(?=\s*(?:[,)=:]|\bin\b)(?!=))"
 )
-
-
-def bracket_stack(text: str) -> list[str] | None:
-    """The brackets ``text`` leaves open (strings skipped); None if it closes one it did not open."""
-    stack: list[str] = []
-    quote = ""
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote and text[i - 1] != "\\":
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            break
-        elif ch in OPENERS:
-            stack.append(ch)
-        elif ch in CLOSERS and (not stack or OPENERS[CLOSERS.index(ch)] != stack.pop()):
-            return None
-    return stack
 
 
 @dataclass

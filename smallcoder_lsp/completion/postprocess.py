@@ -10,7 +10,7 @@ import difflib
 import re
 from collections.abc import Callable
 
-from smallcoder_lsp.context.demands import code_of
+from smallcoder_lsp.context.demands import CLOSERS, OPENERS, bracket_stack, code_of
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.context.syntax import adds_errors, block_probe
 from smallcoder_lsp.decode.stopping import indent_width
@@ -120,35 +120,15 @@ def cut_loop(text: str) -> str:
     return text
 
 
-PAIRS = {"(": ")", "[": "]", "{": "}"}
-
-
-def _unclosed(text: str) -> list[str] | None:
-    """Brackets ``text`` opens and does not close (strings skipped); None if it closes one it did not open."""
-    stack: list[str] = []
-    quote = ""
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote and text[i - 1] != "\\":
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in PAIRS:
-            stack.append(PAIRS[ch])
-        elif ch in PAIRS.values() and (not stack or stack.pop() != ch):
-            return None
-    return stack
-
-
 def balance_brackets(text: str, ctx: CompletionContext) -> str:
     """Close, at the end of a single-line completion at a line end, the brackets its line opened and left
     open: the model stopped at the line end before closing them."""
     if ctx.multiline or not text.strip() or text.rstrip().endswith((",", "(", "[", "{", "\\")):
         return text
-    opened = _unclosed(ctx.line_prefix + text)
+    opened = bracket_stack(ctx.line_prefix + text)
     if not opened or ctx.line_suffix.strip():
         return text  # with text after the cursor, the parse check decides
-    return text + "".join(reversed(opened))
+    return text + "".join(CLOSERS[OPENERS.index(b)] for b in reversed(opened))
 
 
 def _adds_no_error(ctx: CompletionContext, text: str) -> bool | None:

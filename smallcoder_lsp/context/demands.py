@@ -129,6 +129,26 @@ def block_demand(prefix: str, suffix: str, line_prefix: str, multiline: bool) ->
     return True
 
 
+def bracket_stack(text: str) -> list[str] | None:
+    """The brackets ``text`` (one line) leaves open, innermost last (strings and a ``#`` comment skipped); None if it
+    closes one it did not open."""
+    stack: list[str] = []
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in OPENERS:
+            stack.append(ch)
+        elif ch in CLOSERS and (not stack or OPENERS[CLOSERS.index(ch)] != stack.pop()):
+            return None
+    return stack
+
+
 def code_of(line: str) -> str:
     """The line without a trailing comment (a ``#`` outside strings)."""
     quote = ""

@@ -86,3 +86,14 @@ def test_a_missing_corpus_file_is_a_failed_row_and_the_rest_runs(tmp_path):
     client = LspClient(["true"])  # never started: a missing file fails before any request
     records = asyncio.run(run_corpus(client, [tmp_path / "nowhere.task"], names.append))
     assert names == ["nowhere"] and records[0].error.startswith("cannot read")
+
+
+def test_bench_settings_reach_every_stage_and_the_naive_overrides_go_on_top():
+    from smallcoder_lsp.bench.stages import merged
+    from smallcoder_lsp.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--settings", '{"completion": {"holdMs": 800, "autoCandidates": 1}}'])
+    assert args.settings == {"completion": {"holdMs": 800, "autoCandidates": 1}}
+    naive = merged(args.settings, {"completion": {"holdMs": 60_000, "reuseCache": False}})
+    assert naive == {"completion": {"holdMs": 60_000, "autoCandidates": 1, "reuseCache": False}}
+    assert args.settings["completion"]["holdMs"] == 800  # the user's tree is not changed

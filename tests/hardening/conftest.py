@@ -1,5 +1,6 @@
 """The hardening suite's one option: ``pytest tests/hardening --long`` (or SMALLCODER_HARDENING_LONG=1) runs the
-fuzzers for thousands of sessions and the soak for SMALLCODER_SOAK_MINUTES (default 30); CI runs short budgets."""
+fuzzers for thousands of sessions (SMALLCODER_FUZZ_SESSIONS sets another count) and the soak for
+SMALLCODER_SOAK_MINUTES (default 30); CI runs short budgets."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ something), so the completion and docstring paths run on every request.
 
 from __future__ import annotations
 
+import os
+
 import tempfile
 import time
 from pathlib import Path
@@ -290,8 +292,11 @@ class LspSession(RuleBasedStateMachine):
             self.peer.close()
 
 
+# Sessions with the fake backend: 12 in CI, 2,000 with --long; SMALLCODER_FUZZ_SESSIONS sets another count.
+SESSIONS = int(os.environ.get("SMALLCODER_FUZZ_SESSIONS", 2000 if is_long() else 12))
+
 LspSession.TestCase.settings = settings(
-    max_examples=2000 if is_long() else 12,
+    max_examples=SESSIONS,
     stateful_step_count=60 if is_long() else 35,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -309,7 +314,7 @@ class RealModelSession(LspSession):
 
 
 RealModelSession.TestCase.settings = settings(
-    max_examples=100 if is_long() else 2,
+    max_examples=max(2, SESSIONS // 20) if is_long() else 2,
     stateful_step_count=40 if is_long() else 25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
