@@ -53,7 +53,7 @@ def json_object(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"not JSON ({exc})") from exc
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("a JSON object is needed, like '{\"completion\": {\"holdMs\": 800}}'")
+        raise argparse.ArgumentTypeError('a JSON object is needed, like \'{"completion": {"holdMs": 800}}\'')
     return value
 
 

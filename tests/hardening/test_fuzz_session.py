@@ -12,7 +12,6 @@ something), so the completion and docstring paths run on every request.
 from __future__ import annotations
 
 import os
-
 import tempfile
 import time
 from pathlib import Path
