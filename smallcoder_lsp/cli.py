@@ -57,6 +57,26 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _complete_options(complete: argparse.ArgumentParser) -> None:
+    complete.add_argument("file", type=Path)
+    complete.add_argument("--line", type=int, required=True, help="1-based line")
+    complete.add_argument("--col", type=int, help="1-based column in characters (default: end of line)")
+    complete.add_argument("--language", help="language id (default: from the file name)")
+    complete.add_argument(
+        "--timeout-ms",
+        type=int,
+        default=0,
+        help="stop generating this long after the first token (default: 0, no limit)",
+    )
+    complete.add_argument(
+        "--whole-line", action="store_true", help="print the line up to the cursor before the completion"
+    )
+    complete.add_argument(
+        "--stats", action="store_true", help="print the backend, timing, token counts and why it stopped to stderr"
+    )
+    _model_options(complete)
+
+
 def _bench_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
     bench.add_argument(
@@ -112,32 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_options(serve)
 
-    complete = sub.add_parser(
-        "complete",
-        help="complete once at a position in a file and print the completion",
-        description="Complete once at a position in FILE, as an invoked request that waits for the model's\n"
-        "answer, and print the text to insert at the cursor to stdout (nothing when there is none;\n"
-        "stderr then says why).",
-        epilog=COMPLETE_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    _complete_options(
+        sub.add_parser(
+            "complete",
+            help="complete once at a position in a file and print the completion",
+            description="Complete once at a position in FILE, as an invoked request that waits for the model's\n"
+            "answer, and print the text to insert at the cursor to stdout (nothing when there is none;\n"
+            "stderr then says why).",
+            epilog=COMPLETE_EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
-    complete.add_argument("file", type=Path)
-    complete.add_argument("--line", type=int, required=True, help="1-based line")
-    complete.add_argument("--col", type=int, help="1-based column in characters (default: end of line)")
-    complete.add_argument("--language", help="language id (default: from the file name)")
-    complete.add_argument(
-        "--timeout-ms",
-        type=int,
-        default=0,
-        help="stop generating this long after the first token (default: 0, no limit)",
-    )
-    complete.add_argument(
-        "--whole-line", action="store_true", help="print the line up to the cursor before the completion"
-    )
-    complete.add_argument(
-        "--stats", action="store_true", help="print the backend, timing, token counts and why it stopped to stderr"
-    )
-    _model_options(complete)
 
     _bench_options(sub.add_parser("bench", help="replay the corpus, typing and line cuts through the server"))
 
