@@ -96,10 +96,7 @@ class MlxBackend:
         self._cache, self._n = cache, state.n_tokens
 
     def close(self) -> None:
-        # Called on the thread that ran the model: mlx frees a thread's streams only when that thread asks, and a
-        # process that exits with them alive aborts ("terminate called without an active exception").
         self._cache = []
-        mx.clear_streams()
 
 
 class _Namespace:

@@ -32,7 +32,7 @@ from smallcoder_lsp.config import Config
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.errors import BackendFailure, Cancelled, DeviceMemoryError, ModelLoadError, SmallcoderError
 from smallcoder_lsp.models.files import EMBEDDED_NAME
-from smallcoder_lsp.models.loading import load_model, resolve_backend_name
+from smallcoder_lsp.models.loading import load_model, release_thread, resolve_backend_name
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,8 @@ class ModelWorker:
         """Under the lock (or before any thread runs): a new worker thread for the current generation."""
         self.stats.threads += 1
         name = f"smallcoder-model-{self.stats.threads}"
-        threading.Thread(target=self._serve, args=(self._generation,), name=name, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, args=(self._generation,), name=name, daemon=True)
+        self._thread.start()
 
     def _serve(self, generation: int) -> None:
         while (task := self._next(generation)) is not None:
@@ -178,6 +179,7 @@ class ModelWorker:
         if retired is not None:  # an abandoned thread whose hung call returned: free its model
             log.info("a backend call that was given up on has returned; its model is freed")
             retired.close()
+        release_thread()
 
     def _run(self, task: Task, generation: int) -> None:
         try:
@@ -303,13 +305,17 @@ class ModelWorker:
         if wait:
             try:
                 closing.result(timeout=self.hang_limit_s)
+                self._thread.join(timeout=self.hang_limit_s)  # it may not be running native code at exit
             except Exception as exc:  # a hung or broken backend must not keep the process from exiting
                 log.warning("the model was not released cleanly: %s", exc)
 
     def _close(self) -> None:
+        """The last task of a closed worker: the thread's native state goes with the model, before the caller
+        (and maybe the process) moves on."""
         if self.runtime is not None:
             self.runtime.close()
             self.runtime = None
+        release_thread()
 
     def _set_status(self, status: ModelStatus) -> ModelStatus:
         self.status = status

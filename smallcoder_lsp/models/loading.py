@@ -6,6 +6,7 @@ llama.cpp runs GGUF files; mlx and torch run Hugging Face folders, made from a G
 from __future__ import annotations
 
 import logging
+import sys
 
 from smallcoder_lsp.backends import HF_BACKENDS, TEST_BACKENDS, load_backend
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
@@ -88,3 +89,13 @@ def model_spec(config: Config, backend: str) -> ModelSpec:
     if backend in HF_BACKENDS:
         return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
     return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)
+
+
+def release_thread() -> None:
+    """On a thread that runs no more model work: free what backends keep per thread. mlx frees a thread's streams
+    only when that thread asks, a process that exits with them alive aborts ("terminate called without an active
+    exception"), and after the call the thread can no longer run mlx."""
+    core = sys.modules.get("mlx.core")
+    clear = getattr(core, "clear_streams", None)
+    if clear is not None:
+        clear()
