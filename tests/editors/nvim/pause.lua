@@ -3,18 +3,9 @@
 -- keystroke: from the held request, or, when that was answered empty (a small completion.holdMs), from the
 -- plugin asking again on `smallcoder/suggestionReady`. Writes what happened as JSON to $SMALLCODER_OUT.
 local env = vim.env
-local out = { steps = {}, pushes = {} }
-local function step(name)
-  table.insert(out.steps, name)
-end
-local function finish(err)
-  out.error = err
-  out.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
-  local f = assert(io.open(env.SMALLCODER_OUT, "w"))
-  f:write(vim.json.encode(out))
-  f:close()
-  vim.cmd("qall!")
-end
+local s = dofile(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)) .. "/session.lua")
+local out, step, when = s.out, s.step, s.when
+out.pushes = {}
 
 vim.opt.runtimepath:prepend(env.SMALLCODER_PLUGIN)
 vim.cmd("filetype on")
@@ -33,56 +24,28 @@ end
 
 vim.cmd.edit(env.SMALLCODER_FILE)
 
-local function when(what, check, next, timeout_ms)
-  local deadline = vim.uv.now() + timeout_ms
-  local function poll()
-    local ok, value = pcall(check)
-    if ok and value then
-      local done, err = pcall(next, value)
-      return done or finish(tostring(err))
-    end
-    if vim.uv.now() > deadline then
-      return finish("timed out waiting for " .. what .. (ok and "" or (": " .. tostring(value))))
-    end
-    vim.defer_fn(poll, 10)
-  end
-  vim.defer_fn(poll, 10)
-end
-
-local function client()
-  return require("smallcoder").clients()[1]
-end
-
-when("the client", client, function(c)
-  step("attached")
-  when("the model", function()
-    local r = c:request_sync("smallcoder/status", {}, 5000, 0)
-    return r and r.result and r.result.state ~= "loading" and r.result
-  end, function(status)
-    out.status = status
-    step("status")
-    vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(0), 0 })
-    vim.api.nvim_feedkeys("A", "n", false)
-    when("insert mode", function()
-      return vim.api.nvim_get_mode().mode == "i"
+s.when_ready(function()
+  vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(0), 0 })
+  vim.api.nvim_feedkeys("A", "n", false)
+  when("insert mode", function()
+    return vim.api.nvim_get_mode().mode == "i"
+  end, function()
+    -- One burst of typed keys (as "t"yped, so InsertCharPre fires), then nothing more.
+    vim.api.nvim_feedkeys(env.SMALLCODER_TYPED, "nt", false)
+    when("the typed text", function()
+      return vim.api.nvim_get_current_line():sub(-#env.SMALLCODER_TYPED) == env.SMALLCODER_TYPED
     end, function()
-      -- One burst of typed keys (as "t"yped, so InsertCharPre fires), then nothing more.
-      vim.api.nvim_feedkeys(env.SMALLCODER_TYPED, "nt", false)
-      when("the typed text", function()
-        return vim.api.nvim_get_current_line():sub(-#env.SMALLCODER_TYPED) == env.SMALLCODER_TYPED
+      out.typed_at = vim.uv.now()
+      step("typed")
+      when("the completion menu", function()
+        return vim.fn.pumvisible() == 1
       end, function()
-        out.typed_at = vim.uv.now()
-        step("typed")
-        when("the completion menu", function()
-          return vim.fn.pumvisible() == 1
-        end, function()
-          out.menu_after_ms = vim.uv.now() - out.typed_at
-          out.menu = vim.fn.complete_info({ "items", "selected" })
-          out.mode = vim.api.nvim_get_mode().mode
-          step("menu")
-          finish(nil)
-        end, 120000)
-      end, 5000)
+        out.menu_after_ms = vim.uv.now() - out.typed_at
+        out.menu = vim.fn.complete_info({ "items", "selected" })
+        out.mode = vim.api.nvim_get_mode().mode
+        step("menu")
+        s.finish(nil)
+      end, 120000)
     end, 5000)
-  end, 120000)
-end, 30000)
+  end, 5000)
+end)
