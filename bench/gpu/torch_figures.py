@@ -45,7 +45,7 @@ MODES = {
     "graphs": {"static": True, "graphs": True, "compile": False},
     "compiled": {"static": True, "graphs": True, "compile": True},
 }
-# llama.cpp on the 2-core development machine, embedded model (DESIGN.md; bench/results/report.md, 2026-11-23).
+# llama.cpp on the 2-core development machine, embedded model (DESIGN.md; bench/results/earlier/report.md, 2026-11-23).
 LLAMA_CPP_CPU = {"decode_tok_s": 65.0, "warm_first_token_p95_ms": 23.3, "prefill_tok_s": 530.0}
 TARGETS = {"decode_tok_s": 300.0, "warm_first_token_p95_ms": 8.0, "prefill_tok_s": 20_000.0}
 
