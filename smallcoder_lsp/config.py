@@ -74,6 +74,10 @@ class CompletionConfig:
     """Hidden (for the bench and tests): False decodes greedily, without the line's rules and without more
     candidates, as before they existed."""
 
+    healing: bool = field(default=True, metadata={"hidden": True})
+    """Hidden (for the bench and tests): False continues the prompt as typed, without token healing (a word or
+    space the cursor ends is not written again by the model)."""
+
     reuse_cache: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""
 

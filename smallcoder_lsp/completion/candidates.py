@@ -14,12 +14,14 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from smallcoder_lsp.completion.constraints import LineMonitor, penalties
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.context.syntax import error_count
 from smallcoder_lsp.decode.cancel import CancelToken
-from smallcoder_lsp.decode.monitor import top_tokens
+from smallcoder_lsp.decode.healing import best_agreeing, owed
+from smallcoder_lsp.decode.monitor import TOP_K, top_tokens
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.scoring import MAX_FOLLOWING_TOKENS, following_text, score_tokens
 from smallcoder_lsp.decode.session import Session
@@ -28,6 +30,8 @@ from smallcoder_lsp.decode.stream import Generation, complete
 
 CLEAR_CHOICE = 0.6
 """A first token at least this likely needs no second opinion."""
+RESCUES = 2
+"""How many alternatives a trimmed-away greedy line gets when no comparison is due (see ``rescue``)."""
 TIE = 0.5
 """Scores closer than this (nats) are a tie; the candidate that leaves fewer syntax errors wins it."""
 
@@ -60,18 +64,22 @@ def candidate_from(generation: Generation, ctx: CompletionContext, finish: Finis
 def branch_point(session: Session, greedy: Candidate, broken: bool) -> int | None:
     """Where the greedy candidate's first line was not a clear choice: the first token in it the model took with
     a probability under ``CLEAR_CHOICE``; or, when it is ``broken`` (it breaks a rule, or leaves the syntax
-    error the cursor sits in), its first token that is not whitespace. None when it needs no second opinion."""
-    detokenize = session.backend.detokenize
-    text, first_visible = "", None
+    error the cursor sits in), its first token that shows something. Tokens that only write the healed text
+    again (see :mod:`~smallcoder_lsp.decode.healing`) are no choice the user would see. None when it needs no
+    second opinion."""
+    detokenize, healed = session.backend.detokenize, greedy.generation.healed
+    written, first_visible = "", None
     for i, (token, logprob) in enumerate(greedy.generation.steps):
-        piece = detokenize([token]).decode("utf-8", "ignore")
-        if "\n" in text:
+        shown = written[len(healed) :]
+        if "\n" in shown:
             break
-        if first_visible is None and piece.strip():
+        written += detokenize([token]).decode("utf-8", "ignore")
+        if len(written) <= len(healed):
+            continue
+        if first_visible is None and written[len(healed) :].strip():
             first_visible = i
         if first_visible is not None and math.exp(logprob) < CLEAR_CHOICE:
             return i
-        text += piece
     return first_visible if broken else None
 
 
@@ -81,22 +89,28 @@ def alternatives(
     """The best tokens the line's rules allow in place of the greedy candidate's token ``at``, best first."""
     taken = [token for token, _ in greedy.generation.steps[:at]]
     session.prefill([*prompt, *taken])
-    detokenize = session.backend.detokenize
-    text = detokenize(taken).decode("utf-8", "ignore")
+    detokenize, healed = session.backend.detokenize, greedy.generation.healed
+    written = detokenize(taken).decode("utf-8", "ignore")
     monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
-    eos = session.backend.info.eos_ids
     greedy_token = greedy.generation.steps[at][0]
+    logits = session.backend.logits()
+    due = owed(healed, written)
+    if due:
+        allows = partial(monitor.allows, "")
+        return best_agreeing(logits, session.vocabulary, due, allows, limit=TOP_K, exclude={greedy_token})
+    eos = session.backend.info.eos_ids
+    shown = written[len(healed) :]
     return [
         t
-        for t in top_tokens(session.backend.logits())
-        if t != greedy_token and t not in eos and monitor.allows(text, detokenize([t]).decode("utf-8", "ignore"))
+        for t in top_tokens(logits)
+        if t != greedy_token and t not in eos and monitor.allows(shown, detokenize([t]).decode("utf-8", "ignore"))
     ]
 
 
 def score(session: Session, prompt: Sequence[int], candidate: Candidate, following: str, cancel: CancelToken) -> None:
     """Fill in ``candidate.score``: log p(candidate) + log p(following | candidate) - penalty."""
     tokenize = session.backend.tokenize
-    middle = tokenize(candidate.text, add_bos=False)
+    middle = tokenize(candidate.generation.healed + candidate.text, add_bos=False)
     after = tokenize(following, add_bos=False)[:MAX_FOLLOWING_TOKENS]
     after = after[: max(0, session.context_length - len(prompt) - len(middle))]
     session.prefill(prompt, cancel)
@@ -118,14 +132,19 @@ def choose(
     on_text: Callable[[str], None] | None,
     limit: int,
     guided: bool = True,
+    healed: str = "",
 ) -> Candidate:
     """The best of up to ``limit`` candidates (see the module docstring); the greedy one streams to
-    ``on_text`` while it is generated. Unless ``guided``, the greedy one is decoded without the line's rules."""
+    ``on_text`` while it is generated. Unless ``guided``, the greedy one is decoded without the line's rules.
+    ``prompt`` was backed up by the ``healed`` text (see :mod:`~smallcoder_lsp.decode.healing`)."""
     monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline) if guided else None
-    greedy = candidate_from(complete(session, prompt, rules, sampler, cancel, on_text, monitor), ctx, finish)
+    generation = complete(session, prompt, rules, sampler, cancel, on_text, monitor, healed=healed)
+    greedy = candidate_from(generation, ctx, finish)
     following = following_text(ctx.suffix)
     if limit <= 1 or not following.strip():
-        return greedy
+        if greedy.text or not guided or not greedy.generation.text.strip():
+            return greedy
+        return rescue(session, prompt, ctx, rules, sampler, finish, cancel, greedy)
     errors_before = window_errors(ctx, "")
     greedy.errors = window_errors(ctx, greedy.text) if errors_before else 0
     broken = greedy.penalty > 0 or not greedy.text or (errors_before > 0 and greedy.errors >= errors_before)
@@ -136,7 +155,8 @@ def choose(
     taken = [token for token, _ in greedy.generation.steps[:at]]
     for token in alternatives(session, prompt, greedy, at, ctx)[: limit - 1]:
         monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
-        generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced=[*taken, token])
+        forced = [*taken, token]
+        generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced, healed)
         candidates.append(candidate_from(generation, ctx, finish))
     shown = list({c.text: c for c in reversed(candidates) if c.text}.values())[::-1]
     if len(shown) <= 1:
@@ -147,7 +167,38 @@ def choose(
     best = max(shown, key=lambda c: c.score)
     tied = [c for c in shown if best.score - c.score < TIE]
     winner = min(tied, key=lambda c: (c.errors, -c.score))
-    # The request's timings are the first decode's; the count says how many were compared.
-    stats = dataclasses.replace(greedy.generation.stats, candidates=len(candidates))
-    winner.generation = Generation(winner.generation.text, stats)
-    return winner
+    return counted(winner, greedy, len(candidates))
+
+
+def rescue(
+    session: Session,
+    prompt: Sequence[int],
+    ctx: CompletionContext,
+    rules: StopRules,
+    sampler: Sampler,
+    finish: Finish,
+    cancel: CancelToken,
+    greedy: Candidate,
+) -> Candidate:
+    """When the greedy line was trimmed away (it repeated the code below, or broke the syntax) and no comparison
+    is due: up to ``RESCUES`` alternatives, branching where it was in doubt, in turn; the first that shows
+    something is shown. Something the code around accepts beats nothing at a pause."""
+    at = branch_point(session, greedy, broken=True)
+    if at is None:
+        return greedy
+    taken = [token for token, _ in greedy.generation.steps[:at]]
+    for tried, token in enumerate(alternatives(session, prompt, greedy, at, ctx)[:RESCUES], start=2):
+        monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
+        forced = [*taken, token]
+        generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced, greedy.generation.healed)
+        candidate = candidate_from(generation, ctx, finish)
+        if candidate.text:
+            return counted(candidate, greedy, tried)
+    return greedy
+
+
+def counted(chosen: Candidate, greedy: Candidate, tried: int) -> Candidate:
+    """``chosen`` with the first decode's timings (the request's) and the count of candidates decoded."""
+    stats = dataclasses.replace(greedy.generation.stats, candidates=tried)
+    chosen.generation = Generation(chosen.generation.text, stats, healed=greedy.generation.healed)
+    return chosen

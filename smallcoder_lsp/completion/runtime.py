@@ -20,6 +20,7 @@ from smallcoder_lsp.completion.prompt import FimTemplate, build_prompt, detect_f
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.extract import CompletionContext, ContextBlock
 from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.healing import Healed, heal
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.states import DocumentStates
@@ -102,6 +103,8 @@ class Runtime:
             self.backend, self.session = loaded, Session(loaded)
             self.states = DocumentStates(self.session, config.kv_states_mb)
             self.fim = detect_fim_template(loaded.info.special_tokens)
+            if self.fim is None and config.completion.healing:
+                self.session.vocabulary  # noqa: B018 -- built with the model, not on the first request
 
     @property
     def local(self) -> bool:
@@ -151,7 +154,7 @@ class Runtime:
             return explain(complete_text(self.generator, prompt, rules, cfg.temperature, cancel, on_text), ctx)
         assert self.session is not None and self.states is not None
         self.states.switch_to(uri)  # first: the budget counts what this document's cache lacks
-        tokens = self.prompt_tokens(ctx, rules, invoked)
+        healed = self.healed(self.prompt_tokens(ctx, rules, invoked))
         if not cfg.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
             self.session.reset()
         limit = self.candidate_limit(ctx, invoked)
@@ -163,10 +166,19 @@ class Runtime:
             return outcome.text, outcome.reason
 
         sampler = Sampler(cfg.temperature)
-        best = choose(self.session, tokens, ctx, rules, sampler, finish, cancel, on_text, limit, cfg.guided)
+        best = choose(
+            self.session, healed.tokens, ctx, rules, sampler, finish, cancel, on_text, limit, cfg.guided, healed.text
+        )
         stats = best.generation.stats
         self.throughput.observe(stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
         return Outcome(best.text, best.generation, best.reason)
+
+    def healed(self, tokens: list[int]) -> Healed:
+        """The prompt backed up to the start of the word (or space) the cursor ends, for a prefix-only model."""
+        assert self.backend is not None
+        if self.fim is not None or not self.config.completion.healing:
+            return Healed(tokens)
+        return heal(self.backend, tokens)
 
     def candidate_limit(self, ctx: CompletionContext, invoked: bool) -> int:
         """How many candidates a request may compare: invoked ones the most; automatic blocks only one, since

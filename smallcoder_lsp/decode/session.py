@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from smallcoder_lsp.backends.base import Backend
 from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.decode.healing import Vocabulary
 
 PREFILL_CHUNK = 64
 
@@ -38,6 +40,11 @@ class Session:
         self.chunk_size = chunk_size
         self.tokens: list[int] = []
         """Exactly the tokens the backend's KV cache holds, in order."""
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Every token's text, for token healing; built on first use (half a second for Gemma's 262k)."""
+        return Vocabulary(self.backend, self.backend.info.eos_ids)
 
     @property
     def context_length(self) -> int:

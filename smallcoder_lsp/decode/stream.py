@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
+from smallcoder_lsp.decode.healing import best_agreeing, owed
 from smallcoder_lsp.decode.monitor import END, Monitor, pick
 from smallcoder_lsp.decode.sampling import Sampler, log_prob
 from smallcoder_lsp.decode.session import Session
@@ -48,6 +49,8 @@ class Generation:
     stats: GenerationStats = field(default_factory=GenerationStats)
     steps: list[tuple[int, float]] = field(default_factory=list)
     """Each token taken (the end token too) with its log-probability."""
+    healed: str = ""
+    """The text the first steps wrote again before ``text`` (see :mod:`.healing`)."""
 
 
 def generate_step(
@@ -75,11 +78,14 @@ def stream(
     monitor: Monitor | None = None,
     forced: Sequence[int] = (),
     record: list[tuple[int, float]] | None = None,
+    healed: str = "",
 ) -> Iterator[str]:
     """Prefill ``prompt`` (reusing the cache) and yield text pieces until a stop rule fires.
 
     ``monitor`` may veto tokens (see :mod:`.monitor`); ``forced`` tokens are taken first, as they are;
-    ``record`` gets each token taken (the end token too) with its log-probability.
+    ``record`` gets each token taken (the end token too) with its log-probability. ``healed`` is text the
+    prompt's tokens were backed up by (see :mod:`.healing`): the first tokens write it again, and it is not
+    yielded.
     Raises :class:`~smallcoder_lsp.errors.Cancelled` when ``cancel`` is set; ``stats`` is filled in as it goes.
     """
     stats = stats if stats is not None else GenerationStats()
@@ -95,14 +101,24 @@ def stream(
     def piece_of(token: int) -> str:
         return END if token in eos else backend.detokenize([token]).decode("utf-8", "ignore")
 
+    def shown() -> str:
+        return detok.text[len(healed) :]
+
     def choose() -> tuple[int, float]:
         if pending:
             token = pending.pop(0)
             return token, log_prob(backend.logits(), token)
-        return pick(backend, sampler, monitor, detok.text, piece_of)
+        due = owed(healed, detok.text)
+        if due:
+            logits = backend.logits()
+            allows = (lambda beyond: monitor.allows("", beyond)) if monitor is not None else (lambda _: True)
+            token = best_agreeing(logits, session.vocabulary, due, allows)[0]
+            return token, log_prob(logits, token)
+        return pick(backend, sampler, monitor, shown(), piece_of)
 
     decode_start = time.perf_counter()
     stats.stop_reason = "context"
+    emitted = 0
     for token, logprob in generate_step(session, choose, cancel):
         if stats.first_token_s is None:
             stats.first_token_s = time.perf_counter() - started
@@ -113,11 +129,13 @@ def stream(
             stats.stop_reason = "eos"
             break
         stats.generated_tokens += 1
-        piece = detok.add(backend.detokenize([token]))
+        detok.add(backend.detokenize([token]))
+        text = shown()
         stats.decode_s = time.perf_counter() - decode_start
-        if piece:
-            yield piece
-        reason = stop_reason(detok.text, stats.generated_tokens, rules)
+        if len(text) > emitted:
+            yield text[emitted:]
+            emitted = len(text)
+        reason = stop_reason(text, stats.generated_tokens, rules)
         if reason is None and rules.max_seconds is not None and stats.decode_s >= rules.max_seconds:
             reason = "deadline"
         if reason is not None:
@@ -135,12 +153,13 @@ def complete(
     on_text: Callable[[str], None] | None = None,
     monitor: Monitor | None = None,
     forced: Sequence[int] = (),
+    healed: str = "",
 ) -> Generation:
     """Run ``stream`` to its end; ``on_text`` sees the text so far after every piece."""
     stats, steps = GenerationStats(), list[tuple[int, float]]()
-    pieces = stream(session, prompt, rules, sampler, cancel, stats, monitor, forced, steps)
+    pieces = stream(session, prompt, rules, sampler, cancel, stats, monitor, forced, steps, healed)
     generation = collect(pieces, stats, on_text)
-    generation.steps = steps
+    generation.steps, generation.healed = steps, healed
     return generation
 
 

@@ -150,3 +150,23 @@ def test_an_undefined_name_loses_to_a_defined_one():
     best = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=3)
     assert best.text == "x = total + 1"
     assert best.generation.stats.candidates >= 2
+
+
+def test_a_trimmed_away_line_is_rescued_by_the_next_choice_when_nothing_is_compared():
+    text = "def f(items):\n    total = 0\n    |\n    return total\n"
+    ctx = context(text)
+    backend = TwoChoices({ctx.prefix: "total = 0\n"}, {ctx.prefix: "count = len(items)\n"})
+    session = Session(backend)
+    prompt = backend.tokenize(ctx.prefix, add_bos=True)
+    rules = StopRules(multiline=False, max_tokens=40)
+
+    def finish(generation):
+        outcome = explain(generation, ctx)
+        return outcome.text, outcome.reason
+
+    # The model's first choice repeats the line above: trimmed away, it would show nothing.
+    unguided = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1, guided=False)
+    assert (unguided.text, unguided.generation.text) == ("", "total = 0\n")
+    rescued = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1)
+    assert rescued.text == "count = len(items)"
+    assert rescued.generation.stats.candidates == 2

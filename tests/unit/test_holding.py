@@ -179,11 +179,12 @@ async def test_an_accepted_suggestion_is_followed_by_a_prefetched_one():
 
 
 async def test_fast_typing_leaves_no_queue():
-    # Every prompt gets a 12-token answer at 50 ms a token: the model is slower than the typist.
-    backend = SlowFake({"": "0123456789a\n"}, delay=0.05)
+    # Every prompt gets an 11-token answer at 50 ms a token: the model is slower than the typist.
+    backend = SlowFake({"": " 3 - n - 1\n"}, delay=0.05)
     engine = engine_with(backend, prefetch=False)
     requests = []
-    for ch in "value = compute(n) + 2":  # 22 keys, 30 ms apart
+    # 24 keys, 30 ms apart; the last is no word or space, so the newest prompt is not healed (backed up).
+    for ch in "value = compute(n) + 2 *":
         offset = type_text(engine, ch)
         requests.append(asyncio.ensure_future(engine.complete(URI, offset)))
         await asyncio.sleep(0.03)
@@ -191,7 +192,7 @@ async def test_fast_typing_leaves_no_queue():
     final = engine.documents.get(URI).text
     answers = await asyncio.gather(*requests)
     assert all(a.source in ("superseded", "none") for a in answers[:-1])  # none: right after ")"
-    assert answers[-1].text == "0123456789a"
+    assert answers[-1].text == " 3 - n - 1"
     # After the last key, the worker finished at most one step of a stale decode, then ran the newest one.
     stale = [cache for t, cache in backend.log if t > last_key and not cache.startswith(final)]
     assert len(stale) <= 1, stale

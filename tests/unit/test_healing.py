@@ -1,0 +1,105 @@
+"""Token healing: a prompt that ends inside a word or on a space is backed up, and decoding writes it again."""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from smallcoder_lsp.backends.base import ModelInfo
+from smallcoder_lsp.decode.healing import Vocabulary, heal
+from smallcoder_lsp.decode.sampling import Sampler
+from smallcoder_lsp.decode.session import Session
+from smallcoder_lsp.decode.stopping import StopRules
+from smallcoder_lsp.decode.stream import complete
+
+BOS, EOS = 0, 1
+PIECES = ["<bos>", "<eos>", "\n", "    ", "im", "por", "port", "import", " os", "x", " =", " ", " 1", "1", "p", "o"]
+NEXT = {"\n": "import", "import": " os", "im": "port", "port": " os", " os": "\n", "x": " =", " =": " 1"}
+"""The model: the token it is sure of after each token. It saw ``import`` and ``x = 1`` tokenized one way only:
+after ``por`` or a lone space it knows nothing."""
+
+
+class WordBackend:
+    """Tokens are words; tokenizing takes the longest piece at each point, as real tokenizers mostly do."""
+
+    def __init__(self) -> None:
+        self.info = ModelInfo("words", "", 256, len(PIECES), BOS, frozenset({EOS}))
+        self.cache: list[int] = []
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        out = [BOS] if add_bos else []
+        while text:
+            piece = max((p for p in PIECES[2:] if text.startswith(p)), key=len)
+            out.append(PIECES.index(piece))
+            text = text[len(piece) :]
+        return out
+
+    def detokenize(self, tokens: Sequence[int]) -> bytes:
+        return "".join(PIECES[t] for t in tokens if t > EOS).encode()
+
+    @property
+    def n_cached(self) -> int:
+        return len(self.cache)
+
+    def trim(self, n_keep: int) -> None:
+        del self.cache[n_keep:]
+
+    def evaluate(self, tokens: Sequence[int]) -> None:
+        self.cache.extend(tokens)
+
+    def logits(self):
+        out = np.zeros(len(PIECES), dtype=np.float32)
+        sure = NEXT.get(PIECES[self.cache[-1]])
+        out[PIECES.index(sure) if sure else EOS] = 10.0
+        return out
+
+    def save_state(self):
+        raise NotImplementedError
+
+    def load_state(self, state):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def suggest(text: str, healing: bool) -> str:
+    backend = WordBackend()
+    tokens = backend.tokenize(text, add_bos=True)
+    healed = heal(backend, tokens) if healing else None
+    session = Session(backend)
+    prompt, again = (healed.tokens, healed.text) if healed else (tokens, "")
+    rules = StopRules(multiline=False, indent="", max_tokens=8, max_lines=1)
+    return complete(session, prompt, rules, Sampler(), healed=again).text.split("\n")[0]
+
+
+def test_a_word_cut_where_the_tokenizer_would_not_cut_it_is_written_again_and_continued():
+    assert suggest("\nimpor", healing=False) == ""  # after "im" + "por" the model knows nothing
+    assert suggest("\nimpor", healing=True) == "t os"  # "im" + "port", then " os"
+
+
+def test_a_trailing_space_is_written_again_with_the_word_after_it():
+    assert suggest("x = ", healing=False) == ""
+    assert suggest("x = ", healing=True) == "1"
+
+
+def test_indentation_and_line_breaks_are_not_backed_up():
+    backend = WordBackend()
+    for text in ("import os\n", "import os\n    ", "x =", "x = 1\n"):
+        tokens = backend.tokenize(text, add_bos=True)
+        assert heal(backend, tokens).tokens == tokens, text
+    tokens = backend.tokenize("\n    x", add_bos=True)
+    healed = heal(backend, tokens)
+    assert (healed.tokens, healed.text) == (tokens[:-1], "x")  # the word, not the indentation before it
+
+
+def test_the_prompt_keeps_its_first_token():
+    backend = WordBackend()
+    tokens = backend.tokenize("impor", add_bos=False)
+    assert heal(backend, tokens).tokens == tokens[:1]
+
+
+def test_the_vocabulary_finds_the_tokens_that_agree_with_a_text():
+    vocabulary = Vocabulary(WordBackend(), excluded={EOS})
+    agreeing = {PIECES[t] for t in vocabulary.agreeing("por")}
+    assert agreeing == {"por", "port", "p"}  # longer ones that start with it, and ones it starts with
+    assert "<eos>" not in {PIECES[t] for t in vocabulary.agreeing("<")}
