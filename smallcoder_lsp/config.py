@@ -40,7 +40,7 @@ class CompletionConfig:
     """Automatic requests drop extra context (other files, imports, scopes) when the tokens not yet cached
     would take longer than this to evaluate at the measured prefill rate."""
 
-    candidates: int = field(default=4, metadata={"min": 1, "max": 8})
+    candidates: int = field(default=5, metadata={"min": 1, "max": 8})
     """Invoked requests to a model without FIM tokens compare up to this many candidates when the first one is in
     doubt, and keep the one after which the model finds the code below the cursor likeliest (1: greedy only)."""
 

@@ -21,7 +21,8 @@ def ready_text(job: Job, text: bytes, offset: int, ctx: CompletionContext, block
     """What ``job`` offers a cursor at ``offset`` of the document ``text`` now; None while nothing is ready.
 
     Raises what the job raised, if it failed. A finished job offers its (possibly empty) rest; a running one
-    offers its first complete line, or for a block (``ctx.multiline``) its whole lines once ``block_ready``.
+    offers its first complete line, or for a block (``ctx.multiline``) its whole lines once ``block_ready``,
+    when what is left of them after trimming is not empty.
     """
     if job.done:
         assert job.future is not None
@@ -36,7 +37,8 @@ def ready_text(job: Job, text: bytes, offset: int, ctx: CompletionContext, block
         lines = whole_lines(rest)
     else:
         lines = rest.split("\n", 1)[0] if "\n" in rest else ""
-    return postprocess(lines, ctx) if lines.strip() else None
+    # A line trimmed away is not an answer while the decode runs: it may still find one (candidates.rescue).
+    return (postprocess(lines, ctx) if lines.strip() else "") or None
 
 
 def agrees(job: Job | None, text: bytes, offset: int, invoked: bool) -> bool:

@@ -2,10 +2,11 @@
 
 The first candidate is the greedy one, decoded under the line's rules (:class:`LineMonitor`). When it is in doubt
 (a token of its first line was not a clear choice, or it breaks a soft rule) and the text after the cursor gives
-something to judge by, more candidates branch where the doubt is: the next best tokens allowed there, each
-continued greedily. Every candidate is then scored by the model's likelihood of the candidate and of the lines
-that follow the cursor (InCoder's reranking), minus the soft-rule penalties; a candidate that removes a syntax
-error around the cursor wins a tie. All candidates share the prompt's KV cache.
+something to judge by, more candidates branch where the doubt is: the best other token allowed at each unsure
+token of the line, each continued greedily. Every candidate is then scored by the model's likelihood of the
+candidate and of the lines that follow the cursor (InCoder's reranking), minus the soft-rule penalties; a
+candidate that removes a syntax error around the cursor wins a tie. All candidates share the prompt's KV cache.
+Where no comparison is due and the greedy line was trimmed away, alternatives are tried in turn (``rescue``).
 """
 
 from __future__ import annotations
@@ -61,17 +62,15 @@ def candidate_from(generation: Generation, ctx: CompletionContext, finish: Finis
     return Candidate(text, generation, reason, penalty, why)
 
 
-def branch_point(session: Session, greedy: Candidate, broken: bool) -> int | None:
-    """Where the greedy candidate's first line was not a clear choice: the first token in it the model took with
-    a probability under ``CLEAR_CHOICE``; or, when it is ``broken`` (it breaks a rule, or leaves the syntax
-    error the cursor sits in), its first token that shows something. Tokens that only write the healed text
-    again (see :mod:`~smallcoder_lsp.decode.healing`) are no choice the user would see. None when it needs no
-    second opinion."""
+def branch_points(session: Session, greedy: Candidate, broken: bool) -> list[int]:
+    """Where the greedy candidate's first line was not a clear choice: the tokens in it the model took with a
+    probability under ``CLEAR_CHOICE``, in order; or, when none was and it is ``broken`` (it breaks a rule, or
+    leaves the syntax error the cursor sits in), its first token that shows something. Tokens that only write
+    the healed text again (see :mod:`~smallcoder_lsp.decode.healing`) are no choice the user would see."""
     detokenize, healed = session.backend.detokenize, greedy.generation.healed
-    written, first_visible = "", None
+    written, first_visible, unsure = "", None, []
     for i, (token, logprob) in enumerate(greedy.generation.steps):
-        shown = written[len(healed) :]
-        if "\n" in shown:
+        if "\n" in written[len(healed) :]:
             break
         written += detokenize([token]).decode("utf-8", "ignore")
         if len(written) <= len(healed):
@@ -79,8 +78,21 @@ def branch_point(session: Session, greedy: Candidate, broken: bool) -> int | Non
         if first_visible is None and written[len(healed) :].strip():
             first_visible = i
         if first_visible is not None and math.exp(logprob) < CLEAR_CHOICE:
-            return i
-    return first_visible if broken else None
+            unsure.append(i)
+    return unsure or ([first_visible] if broken and first_visible is not None else [])
+
+
+def spread(points: list[int], slots: int) -> dict[int, int]:
+    """How many alternatives each branch point gets: the first unsure token up to three (where a line first
+    parts from what the code needs, the right one is often second or third there), each later one in line order
+    one (a line is often wrong in one later word); slots left over go back to the first."""
+    if not points or slots <= 0:
+        return {}
+    plan = {points[0]: min(3, slots)}
+    for at in points[1 : 1 + slots - plan[points[0]]]:
+        plan[at] = 1
+    plan[points[0]] += slots - sum(plan.values())
+    return plan
 
 
 def alternatives(
@@ -148,16 +160,17 @@ def choose(
     errors_before = window_errors(ctx, "")
     greedy.errors = window_errors(ctx, greedy.text) if errors_before else 0
     broken = greedy.penalty > 0 or not greedy.text or (errors_before > 0 and greedy.errors >= errors_before)
-    at = branch_point(session, greedy, broken)
-    if at is None:
+    points = branch_points(session, greedy, broken)
+    if not points:
         return greedy
     candidates = [greedy]
-    taken = [token for token, _ in greedy.generation.steps[:at]]
-    for token in alternatives(session, prompt, greedy, at, ctx)[: limit - 1]:
-        monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
-        forced = [*taken, token]
-        generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced, healed)
-        candidates.append(candidate_from(generation, ctx, finish))
+    for at, count in spread(points, limit - 1).items():
+        taken = [token for token, _ in greedy.generation.steps[:at]]
+        for token in alternatives(session, prompt, greedy, at, ctx)[:count]:
+            monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
+            forced = [*taken, token]
+            generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced, healed)
+            candidates.append(candidate_from(generation, ctx, finish))
     shown = list({c.text: c for c in reversed(candidates) if c.text}.values())[::-1]
     if len(shown) <= 1:
         return shown[0] if shown else greedy
@@ -183,9 +196,10 @@ def rescue(
     """When the greedy line was trimmed away (it repeated the code below, or broke the syntax) and no comparison
     is due: up to ``RESCUES`` alternatives, branching where it was in doubt, in turn; the first that shows
     something is shown. Something the code around accepts beats nothing at a pause."""
-    at = branch_point(session, greedy, broken=True)
-    if at is None:
+    points = branch_points(session, greedy, broken=True)
+    if not points:
         return greedy
+    at = points[0]
     taken = [token for token, _ in greedy.generation.steps[:at]]
     for tried, token in enumerate(alternatives(session, prompt, greedy, at, ctx)[:RESCUES], start=2):
         monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)

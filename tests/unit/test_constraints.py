@@ -170,3 +170,33 @@ def test_a_trimmed_away_line_is_rescued_by_the_next_choice_when_nothing_is_compa
     rescued = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1)
     assert rescued.text == "count = len(items)"
     assert rescued.generation.stats.candidates == 2
+
+
+def test_alternatives_are_spread_over_the_unsure_tokens_of_the_line():
+    from smallcoder_lsp.completion.candidates import spread
+
+    assert spread([3, 9, 14], 4) == {3: 3, 9: 1}  # the first three best there, then the next unsure token
+    assert spread([3, 9, 14, 20], 6) == {3: 3, 9: 1, 14: 1, 20: 1}
+    assert spread([5], 4) == {5: 4}  # one unsure token: its four next best
+    assert spread([2, 7], 1) == {2: 1}
+    assert spread([], 3) == {}
+
+
+def test_a_second_unsure_token_gets_its_own_alternative():
+    text = "def f(items):\n    total = 0\n    |\n    return total\n"
+    ctx = context(text)
+    # The model hesitates twice: between x and y, then between totl and total. Branching only at the first
+    # would compare "x = totl + 1" with "y = totl + 1"; the defined name needs the second branch point.
+    first = {ctx.prefix: "x = totl + 1\n"}
+    second = {ctx.prefix: "y = totl + 1\n", ctx.prefix + "x = tot": "al + 1\n"}
+    backend = TwoChoices(first, second, second_logit=7.5)
+    session = Session(backend)
+    prompt = backend.tokenize(ctx.prefix, add_bos=True)
+    rules = StopRules(multiline=False, max_tokens=40)
+
+    def finish(generation):
+        outcome = explain(generation, ctx)
+        return outcome.text, outcome.reason
+
+    best = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=5)
+    assert best.text == "x = total + 1"

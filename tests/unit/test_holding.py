@@ -7,7 +7,9 @@ import asyncio
 import threading
 import time
 
-from smallcoder_lsp.backends.fake import FakeBackend
+import numpy as np
+
+from smallcoder_lsp.backends.fake import EOS, OFFSET, VOCAB, FakeBackend
 from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import CompletionConfig, Config
 
@@ -31,6 +33,26 @@ class SlowFake(FakeBackend):
         time.sleep(self.delay)
         super().evaluate(tokens)
         self.log.append((time.perf_counter(), self.detokenize(self.cache)))
+
+
+class SlowTwoChoices(SlowFake):
+    """SlowFake's replies as the first choice, and ``second``'s as the next best (see test_constraints)."""
+
+    def __init__(self, first: dict[str, str], second: dict[str, str], delay: float) -> None:
+        super().__init__(first, delay)
+        self.second = FakeBackend(second)
+
+    def logits(self):
+        out = np.zeros(VOCAB, dtype=np.float32)
+        self.second.cache = self.cache
+        alternative, nxt = self.second._next_byte(), self._next_byte()
+        if alternative is not None:
+            out[alternative + OFFSET] = 6.0
+        if nxt is not None:
+            out[nxt + OFFSET] = 8.0
+        else:
+            out[EOS] = 1.0 if alternative is not None else 8.0
+        return out
 
 
 def engine_with(backend: FakeBackend, on_ready=None, **completion) -> Engine:
@@ -60,6 +82,17 @@ async def test_a_request_stays_open_until_the_first_line_is_complete():
     # 14 tokens at 20 ms each: an answer before the line was complete would have come much sooner.
     assert time.perf_counter() - started > 0.2
     assert answer.text == "total = n + 1"
+
+
+async def test_a_first_line_trimmed_away_holds_the_request_for_the_next_choice():
+    # The model's first choice repeats the line above: answered as its line completed, that was an empty answer.
+    text = "def f(n):\n    total = n\n    \n    return total\n"
+    prefix = text[: text.index("    \n") + 4]
+    backend = SlowTwoChoices({prefix: "total = n\n"}, {prefix: "count = n + 1\n"}, delay=0.01)
+    engine = engine_with(backend, prefetch=False)
+    engine.documents.open("file:///u.py", "python", 1, text)
+    answer = await engine.complete("file:///u.py", len(prefix))
+    assert (answer.text, answer.source) == ("count = n + 1", "model")
 
 
 async def test_a_block_is_shown_whole_when_it_is_ready_within_the_block_wait():
