@@ -3,8 +3,9 @@
 ``LineMonitor`` applies the hard rules while decoding (a vetoed token makes way for the next best one):
 - where the next code line is indented deeper, the line must open a block: it starts with a block keyword (when
   it starts at the cursor) and it ends with ``:``;
-- brackets: the completion never closes a bracket it did not open, nor one the rest of the line closes; a
-  single-line completion does not end its line with brackets still open (for a while: then it may).
+- brackets: the completion never closes a bracket nobody opened (its line may close those the lines above left
+  open), nor one the rest of the line closes; a single-line completion does not end its line with brackets
+  still open (for a while: then it may).
 ``penalties`` scores the soft rules on a finished candidate: a line that opens a block where the code below
 does not continue one, and names defined nowhere in the document.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from smallcoder_lsp.context.demands import IDENTIFIER, LineDemands, bracket_stack, code_of
+from smallcoder_lsp.context.demands import IDENTIFIER, LineDemands, code_of, line_brackets
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.decode.monitor import END
 
@@ -55,11 +56,13 @@ class LineMonitor:
         return True
 
     def _brackets_allow(self, line: str, ends: bool) -> bool:
-        if bracket_stack(self.line_prefix) is None:
-            return True  # the line continues brackets opened above: nothing to check within it
-        stack = bracket_stack(line)
-        if stack is None:
-            return False
+        typed = line_brackets(self.line_prefix)
+        if typed is None or typed[1] > self.demands.open_above:
+            return True  # the typed line closes brackets not seen open above: nothing can be checked within it
+        scan = line_brackets(line)
+        if scan is None or scan[1] > self.demands.open_above:
+            return False  # a closer that does not match, or that closes a bracket nobody opened
+        stack = scan[0]
         keep_open = len(self.demands.closers)
         if len(stack) < keep_open:
             return False  # it would close a bracket the rest of the line closes

@@ -33,6 +33,8 @@ class LineDemands:
     closers: str = ""
     """Closing brackets in the rest of the cursor line that close what the line opened before the cursor or in
     the completion: the completion must leave that many brackets open."""
+    open_above: int = 0
+    """Brackets open where the cursor line starts (opened on the lines above): the line may close that many."""
     document: bytes = field(default=b"", repr=False, compare=False)
 
     @property
@@ -129,10 +131,11 @@ def block_demand(prefix: str, suffix: str, line_prefix: str, multiline: bool) ->
     return True
 
 
-def bracket_stack(text: str) -> list[str] | None:
-    """The brackets ``text`` (one line) leaves open, innermost last (strings and a ``#`` comment skipped); None if it
-    closes one it did not open."""
+def line_brackets(text: str) -> tuple[list[str], int] | None:
+    """The brackets ``text`` (one line) leaves open, innermost last, and how many closers it has for brackets
+    opened before it (strings and a ``#`` comment skipped); None if a closer does not match its opener."""
     stack: list[str] = []
+    closed_before = 0
     quote = ""
     for i, ch in enumerate(text):
         if quote:
@@ -144,9 +147,18 @@ def bracket_stack(text: str) -> list[str] | None:
             break
         elif ch in OPENERS:
             stack.append(ch)
-        elif ch in CLOSERS and (not stack or OPENERS[CLOSERS.index(ch)] != stack.pop()):
-            return None
-    return stack
+        elif ch in CLOSERS:
+            if not stack:
+                closed_before += 1
+            elif OPENERS[CLOSERS.index(ch)] != stack.pop():
+                return None
+    return stack, closed_before
+
+
+def bracket_stack(text: str) -> list[str] | None:
+    """The brackets ``text`` (one line) leaves open, innermost last; None if it closes one it did not open."""
+    scan = line_brackets(text)
+    return None if scan is None or scan[1] else scan[0]
 
 
 def code_of(line: str) -> str:
@@ -170,7 +182,8 @@ def line_demands(language_id: str, prefix: str, suffix: str, line_prefix: str, l
         return LineDemands(in_text=True, document=document)
     indented = language_spec(language_id).blocks == "indent"
     opens = block_demand(prefix, suffix, line_prefix, multiline) if indented else None
-    return LineDemands(opens, closers=unopened_closers(line_suffix), document=document)
+    above = max(0, bracket_depths(prefix[: len(prefix) - len(line_prefix)])[0])
+    return LineDemands(opens, closers=unopened_closers(line_suffix), open_above=above, document=document)
 
 
 @functools.lru_cache(maxsize=8)

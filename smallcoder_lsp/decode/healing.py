@@ -95,11 +95,6 @@ def owed(healed_text: str, written: str) -> str:
     return healed_text[len(written) :] if len(written) < len(healed_text) else ""
 
 
-def agrees(piece: str, owed_text: str) -> bool:
-    """Whether a token's text can come next when ``owed_text`` is still to write."""
-    return piece.startswith(owed_text) or (bool(piece) and owed_text.startswith(piece))
-
-
 def best_agreeing(
     logits: npt.NDArray[np.float32],
     vocabulary: Vocabulary,

@@ -200,3 +200,14 @@ def test_a_second_unsure_token_gets_its_own_alternative():
 
     best = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=5)
     assert best.text == "x = total + 1"
+
+
+def test_a_line_may_close_the_brackets_the_lines_above_left_open():
+    ctx = context("result = compute(\n    first,\n    second,\n|\nprint(result)\n")
+    assert ctx.demands.open_above == 1
+    monitor = LineMonitor(ctx.line_prefix, ctx.demands, multiline=False)
+    assert monitor.allows("", ")")  # the call's closing line
+    assert not monitor.allows(")", ")")  # but nothing more than the lines above opened
+    outside = context("x = 1\n|\nprint(x)\n")
+    assert outside.demands.open_above == 0
+    assert not LineMonitor(outside.line_prefix, outside.demands, multiline=False).allows("", ")")
