@@ -145,6 +145,9 @@ def register(server: SmallcoderServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=True)
     )
     def code_action(ls: SmallcoderServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        # VS Code asks for code actions wherever the cursor goes (its light bulb): the one sign a client gives of
+        # where the user will type next, so the prompt there is warmed before the first key.
+        ls.warm_at(params.text_document.uri, params.range.end)
         return code_actions(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)

@@ -155,6 +155,15 @@ class SmallcoderServer(LanguageServer):
         params = {"uri": uri, "version": version, "position": {"line": position.line, "character": position.character}}
         self.protocol.notify(READY_NOTIFICATION, params)
 
+    def warm_at(self, uri: str, position: types.Position) -> None:
+        """Prefill the prompt at ``position`` in the background: the cursor went there, typing may follow. The
+        engine skips it near the last request, and any request cancels it."""
+        try:
+            doc = self.documents.get(uri)
+            self.engine.warm(uri, convert.to_offset(doc, position, self.encoding, clamp=True))
+        except SmallcoderError as exc:
+            log.debug("not warming %s: %s", uri, exc)
+
     async def complete_at(
         self, uri: str, position: types.Position, *, invoked: bool
     ) -> tuple[Completion, types.Position] | None:

@@ -1,0 +1,58 @@
+"""The cursor going somewhere warms the prompt there, so that the first key typed there starts warm.
+
+VS Code asks for code actions wherever the cursor goes (for its light bulb); the server takes that as the sign of
+where the user will type, and prefills the prompt there in the background. Real server, real model, a real file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import start_session, wait_until_loaded
+from tests.e2e.helpers import inline, open_doc
+
+SOURCE = Path(__file__).parents[2] / "smallcoder_lsp/bench/corpus/typing/pygls_json_rpc.py.txt"
+CLICKED, ELSEWHERE = 150, 419  # 0-based lines, each cut after its indentation: far apart (windows differ)
+WARM_UP_S = 6.0
+"""Long enough for a background prefill of ~1,000 tokens on a slow 2-core machine (about 1.5 s here)."""
+
+
+def cut_text() -> str:
+    lines = SOURCE.read_text(encoding="utf-8").split("\n")
+    for line in (CLICKED, ELSEWHERE):
+        lines[line] = lines[line][: len(lines[line]) - len(lines[line].lstrip())]
+    return "\n".join(lines)
+
+
+async def reuse_at(client: LanguageClient, uri: str, line: int) -> float:
+    """The share of the prompt found in the KV cache by a request at ``line``'s cut."""
+    text = cut_text()
+    position = types.Position(line=line, character=len(text.split("\n")[line]))
+    await inline(client, uri, position)  # invoked: answered when finished, so its figures are the last ones
+    stats = (await client.protocol.send_request_async("smallcoder/status", {})).lastCompletion
+    return stats.reused_tokens / stats.prompt_tokens
+
+
+@pytest.mark.model
+async def test_a_code_action_request_warms_the_prompt_where_the_cursor_is(bare_client: LanguageClient):
+    await start_session(bare_client, "vscode")
+    assert (await wait_until_loaded(bare_client)).state == "ready"
+    uri = open_doc(bare_client, cut_text())
+    await asyncio.sleep(WARM_UP_S)  # the warm-up on open (the end of the file) is done
+
+    here = types.Position(line=CLICKED, character=8)
+    await bare_client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=here, end=here),
+            context=types.CodeActionContext(diagnostics=[], trigger_kind=types.CodeActionTriggerKind.Automatic),
+        )
+    )
+    await asyncio.sleep(WARM_UP_S)
+    assert await reuse_at(bare_client, uri, CLICKED) > 0.9  # warm: only the last tokens evaluated
+    assert await reuse_at(bare_client, uri, ELSEWHERE) < 0.5  # no sign of the cursor there: a cold start
