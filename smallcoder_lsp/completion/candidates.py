@@ -2,10 +2,11 @@
 
 The first candidate is the greedy one, decoded under the line's rules (:class:`LineMonitor`). When it is in doubt
 (a token of its first line was not a clear choice, or it breaks a soft rule) and the text after the cursor gives
-something to judge by, more candidates branch where the doubt is: the best other token allowed at each unsure
-token of the line, each continued greedily. Every candidate is then scored by the model's likelihood of the
-candidate and of the lines that follow the cursor (InCoder's reranking), minus the soft-rule penalties; a
-candidate that removes a syntax error around the cursor wins a tie. All candidates share the prompt's KV cache.
+something to judge by, more candidates branch where the doubt is: the next best tokens allowed at the unsure
+tokens of its first line (``spread``), each continued greedily. Every candidate is then scored by the model's
+likelihood of the candidate and of the lines that follow the cursor (InCoder's reranking), minus the soft-rule
+penalties; a candidate that removes a syntax error around the cursor wins a tie. All candidates share the
+prompt's KV cache.
 Where no comparison is due and the greedy line was trimmed away, alternatives are tried in turn (``rescue``).
 """
 
