@@ -49,6 +49,19 @@ def context(text: str, cursor: str = "|"):
     return extract_context(doc, at, 4000, 4000)
 
 
+def chosen(backend: FakeBackend, ctx, limit: int, guided: bool = True):
+    """``choose`` at ``ctx`` on ``backend``, as the runtime calls it for a single line."""
+    session = Session(backend)
+    prompt = backend.tokenize(ctx.prefix, add_bos=True)
+    rules = StopRules(multiline=False, max_tokens=40)
+
+    def finish(generation):
+        outcome = explain(generation, ctx)
+        return outcome.text, outcome.reason
+
+    return choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit, guided)
+
+
 # -- what the code below demands --------------------------------------------------------------------------------
 
 
@@ -137,17 +150,9 @@ def test_an_undefined_name_loses_to_a_defined_one():
     ctx = context(text)
     # Nearly as likely: a made-up name should cost more than that small difference.
     backend = TwoChoices({ctx.prefix: "y = totl + 1\n"}, {ctx.prefix: "x = total + 1\n"}, second_logit=7.5)
-    session = Session(backend)
-    prompt = backend.tokenize(ctx.prefix, add_bos=True)
-    rules = StopRules(multiline=False, max_tokens=40)
-
-    def finish(generation):
-        outcome = explain(generation, ctx)
-        return outcome.text, outcome.reason
-
-    greedy_only = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1)
+    greedy_only = chosen(backend, ctx, limit=1)
     assert greedy_only.text == "y = totl + 1"
-    best = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=3)
+    best = chosen(backend, ctx, limit=3)
     assert best.text == "x = total + 1"
     assert best.generation.stats.candidates >= 2
 
@@ -156,18 +161,10 @@ def test_a_trimmed_away_line_is_rescued_by_the_next_choice_when_nothing_is_compa
     text = "def f(items):\n    total = 0\n    |\n    return total\n"
     ctx = context(text)
     backend = TwoChoices({ctx.prefix: "total = 0\n"}, {ctx.prefix: "count = len(items)\n"})
-    session = Session(backend)
-    prompt = backend.tokenize(ctx.prefix, add_bos=True)
-    rules = StopRules(multiline=False, max_tokens=40)
-
-    def finish(generation):
-        outcome = explain(generation, ctx)
-        return outcome.text, outcome.reason
-
     # The model's first choice repeats the line above: trimmed away, it would show nothing.
-    unguided = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1, guided=False)
+    unguided = chosen(backend, ctx, limit=1, guided=False)
     assert (unguided.text, unguided.generation.text) == ("", "total = 0\n")
-    rescued = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=1)
+    rescued = chosen(backend, ctx, limit=1)
     assert rescued.text == "count = len(items)"
     assert rescued.generation.stats.candidates == 2
 
@@ -190,15 +187,7 @@ def test_a_second_unsure_token_gets_its_own_alternative():
     first = {ctx.prefix: "x = totl + 1\n"}
     second = {ctx.prefix: "y = totl + 1\n", ctx.prefix + "x = tot": "al + 1\n"}
     backend = TwoChoices(first, second, second_logit=7.5)
-    session = Session(backend)
-    prompt = backend.tokenize(ctx.prefix, add_bos=True)
-    rules = StopRules(multiline=False, max_tokens=40)
-
-    def finish(generation):
-        outcome = explain(generation, ctx)
-        return outcome.text, outcome.reason
-
-    best = choose(session, prompt, ctx, rules, Sampler(), finish, CancelToken(), None, limit=5)
+    best = chosen(backend, ctx, limit=5)
     assert best.text == "x = total + 1"
 
 
