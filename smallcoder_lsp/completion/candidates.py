@@ -153,11 +153,21 @@ def choose(
     monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline) if guided else None
     generation = complete(session, prompt, rules, sampler, cancel, on_text, monitor, healed=healed)
     greedy = candidate_from(generation, ctx, finish)
+
+    def branch(at: int, token: int) -> Candidate:
+        """The candidate that takes the greedy one's first ``at`` tokens, then ``token``, then goes on greedily
+        under the line's rules."""
+        forced = [*(t for t, _ in greedy.generation.steps[:at]), token]
+        monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
+        return candidate_from(
+            complete(session, prompt, rules, sampler, cancel, None, monitor, forced, healed), ctx, finish
+        )
+
     following = following_text(ctx.suffix)
     if limit <= 1 or not following.strip():
         if greedy.text or not guided or not greedy.generation.text.strip():
             return greedy
-        return rescue(session, prompt, ctx, rules, sampler, finish, cancel, greedy)
+        return rescue(session, prompt, ctx, greedy, branch)
     errors_before = window_errors(ctx, "")
     greedy.errors = window_errors(ctx, greedy.text) if errors_before else 0
     broken = greedy.penalty > 0 or not greedy.text or (errors_before > 0 and greedy.errors >= errors_before)
@@ -166,12 +176,7 @@ def choose(
         return greedy
     candidates = [greedy]
     for at, count in spread(points, limit - 1).items():
-        taken = [token for token, _ in greedy.generation.steps[:at]]
-        for token in alternatives(session, prompt, greedy, at, ctx)[:count]:
-            monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
-            forced = [*taken, token]
-            generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced, healed)
-            candidates.append(candidate_from(generation, ctx, finish))
+        candidates += [branch(at, token) for token in alternatives(session, prompt, greedy, at, ctx)[:count]]
     shown = list({c.text: c for c in reversed(candidates) if c.text}.values())[::-1]
     if len(shown) <= 1:
         return shown[0] if shown else greedy
@@ -188,25 +193,17 @@ def rescue(
     session: Session,
     prompt: Sequence[int],
     ctx: CompletionContext,
-    rules: StopRules,
-    sampler: Sampler,
-    finish: Finish,
-    cancel: CancelToken,
     greedy: Candidate,
+    branch: Callable[[int, int], Candidate],
 ) -> Candidate:
     """When the greedy line was trimmed away (it repeated the code below, or broke the syntax) and no comparison
-    is due: up to ``RESCUES`` alternatives, branching where it was in doubt, in turn; the first that shows
-    something is shown. Something the code around accepts beats nothing at a pause."""
+    is due: up to ``RESCUES`` alternatives, branching where it was in doubt (``branch``), in turn; the first that
+    shows something is shown. Something the code around accepts beats nothing at a pause."""
     points = branch_points(session, greedy, broken=True)
     if not points:
         return greedy
-    at = points[0]
-    taken = [token for token, _ in greedy.generation.steps[:at]]
-    for tried, token in enumerate(alternatives(session, prompt, greedy, at, ctx)[:RESCUES], start=2):
-        monitor = LineMonitor(ctx.line_prefix, ctx.demands, ctx.multiline)
-        forced = [*taken, token]
-        generation = complete(session, prompt, rules, sampler, cancel, None, monitor, forced, greedy.generation.healed)
-        candidate = candidate_from(generation, ctx, finish)
+    for tried, token in enumerate(alternatives(session, prompt, greedy, points[0], ctx)[:RESCUES], start=2):
+        candidate = branch(points[0], token)
         if candidate.text:
             return counted(candidate, greedy, tried)
     return greedy

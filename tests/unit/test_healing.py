@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from smallcoder_lsp.backends.base import ModelInfo
+from smallcoder_lsp.backends.fake import FakeBackend
 from smallcoder_lsp.decode.healing import Vocabulary, heal
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
@@ -18,12 +19,13 @@ NEXT = {"\n": "import", "import": " os", "im": "port", "port": " os", " os": "\n
 after ``por`` or a lone space it knows nothing."""
 
 
-class WordBackend:
-    """Tokens are words; tokenizing takes the longest piece at each point, as real tokenizers mostly do."""
+class WordBackend(FakeBackend):
+    """Tokens are words; tokenizing takes the longest piece at each point, as real tokenizers mostly do. The
+    cache bookkeeping is FakeBackend's."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.info = ModelInfo("words", "", 256, len(PIECES), BOS, frozenset({EOS}))
-        self.cache: list[int] = []
 
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
         out = [BOS] if add_bos else []
@@ -36,30 +38,11 @@ class WordBackend:
     def detokenize(self, tokens: Sequence[int]) -> bytes:
         return "".join(PIECES[t] for t in tokens if t > EOS).encode()
 
-    @property
-    def n_cached(self) -> int:
-        return len(self.cache)
-
-    def trim(self, n_keep: int) -> None:
-        del self.cache[n_keep:]
-
-    def evaluate(self, tokens: Sequence[int]) -> None:
-        self.cache.extend(tokens)
-
     def logits(self):
         out = np.zeros(len(PIECES), dtype=np.float32)
         sure = NEXT.get(PIECES[self.cache[-1]])
         out[PIECES.index(sure) if sure else EOS] = 10.0
         return out
-
-    def save_state(self):
-        raise NotImplementedError
-
-    def load_state(self, state):
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
 
 def suggest(text: str, healing: bool) -> str:
