@@ -1,9 +1,13 @@
-"""The prompt budget: measured prefill rate and characters per token, and the choice of how much extra
-context a request can afford.
+"""The prompt budget: measured prefill rate and characters per token, and the choice of how much context a
+request can afford.
 
 A cold prompt cannot meet a 200 ms first token on a laptop CPU; a warm one beats it tenfold. So the budget
 counts only the tokens the KV cache does not hold yet, and it drops extra context blocks (other files, then
-imports, then scopes) before it would ever shorten the window next to the cursor.
+imports, then scopes) before it touches the window next to the cursor. When even the bare window does not fit
+(the first key in a file just opened, a jump far away), an automatic request takes a shorter window: one that
+prefills within ``COLD_WINDOW_S``, so the first line still shows while the user pauses, where the whole window
+(about 1,000 tokens: 1.5 s on a 2-core CPU) would miss the pause. The shorter window stays while the user types
+on (its tokens are the cached ones, so it fits the budget), and it grows with what they type.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from smallcoder_lsp.decode.stream import GenerationStats
 DROP_ORDER = ("definitions", "imports", "scopes")
 MIN_MEASURED_TOKENS = 32
 """Prefills shorter than this say more about overhead than about throughput."""
+COLD_WINDOW_S = 0.4
+"""The longest prefill an automatic request takes on when nothing within the first-token budget fits."""
 
 
 @dataclass
@@ -38,27 +44,46 @@ class Throughput:
         return int(tokens * self.chars_per_token)
 
 
-def block_choices(blocks: Sequence[ContextBlock]) -> list[list[ContextBlock]]:
-    """All blocks, then fewer and fewer in ``DROP_ORDER``, ending with none."""
-    choices = [list(blocks)]
+@dataclass(frozen=True)
+class PromptChoice:
+    blocks: tuple[ContextBlock, ...]
+    cut: int
+    """Where in the context's prefix the window starts (0: the whole window)."""
+
+
+def prompt_choices(ctx: CompletionContext) -> list[PromptChoice]:
+    """All blocks, then fewer and fewer in ``DROP_ORDER``, then no blocks and shorter and shorter windows."""
+    choices = [PromptChoice(ctx.blocks, 0)]
     for kind in DROP_ORDER:
-        kept = [b for b in choices[-1] if b.kind != kind]
-        if len(kept) < len(choices[-1]):
-            choices.append(kept)
-    return choices
+        kept = tuple(b for b in choices[-1].blocks if b.kind != kind)
+        if len(kept) < len(choices[-1].blocks):
+            choices.append(PromptChoice(kept, 0))
+    if choices[-1].blocks:
+        choices.append(PromptChoice((), 0))
+    return choices + [PromptChoice((), cut) for cut in ctx.cuts]
 
 
-def fit_blocks(
+def fit_prompt(
     ctx: CompletionContext,
     cached: Sequence[int],
-    tokenize: Callable[[Sequence[ContextBlock]], list[int]],
+    tokenize: Callable[[PromptChoice], list[int]],
     budget_tokens: int | None,
-) -> list[int]:
-    """Tokens of the richest prompt whose uncached tail fits ``budget_tokens`` (None: no budget)."""
-    choices = block_choices(ctx.blocks)
-    tokens: list[int] = []
-    for blocks in choices:
-        tokens = tokenize(blocks)
-        if budget_tokens is None or len(tokens) - common_prefix_length(cached, tokens) <= budget_tokens:
-            return tokens
-    return tokens
+    cold_tokens: int = 0,
+) -> tuple[PromptChoice, list[int]]:
+    """The richest prompt whose uncached tail fits ``budget_tokens`` (None: no budget, the whole prompt); else
+    the richest whose tail fits ``cold_tokens``; else the cheapest."""
+    choices = prompt_choices(ctx)
+    if budget_tokens is None:
+        return choices[0], tokenize(choices[0])
+    tried = []
+    for choice in choices:
+        tokens = tokenize(choice)
+        uncached = len(tokens) - common_prefix_length(cached, tokens)
+        if uncached <= budget_tokens:
+            return choice, tokens
+        tried.append((uncached, choice, tokens))
+    for uncached, choice, tokens in tried:
+        if uncached <= cold_tokens:
+            return choice, tokens
+    _, choice, tokens = min(tried, key=lambda t: t[0])
+    return choice, tokens

@@ -52,14 +52,15 @@ class Prompt:
 
 
 def build_prompt(
-    ctx: CompletionContext, fim: FimTemplate | None, blocks: Sequence[ContextBlock] | None = None
+    ctx: CompletionContext, fim: FimTemplate | None, blocks: Sequence[ContextBlock] | None = None, cut: int = 0
 ) -> Prompt:
     """The prompt text: extra context blocks, then the prefix window (and for FIM models, the suffix).
 
-    ``blocks`` defaults to all of the context's blocks; the engine passes fewer to fit its token budget.
+    ``blocks`` defaults to all of the context's blocks, and the window starts ``cut`` characters into the
+    context's prefix (one of ``ctx.cuts``); the runtime passes fewer blocks, or a cut, to fit its token budget.
     """
     header = "".join(block.text + "\n\n" for block in (ctx.blocks if blocks is None else blocks))
-    prefix = header + ctx.prefix
+    prefix = header + ctx.prefix[cut:]
     if fim is None:
         return Prompt(prefix)
     if fim.order == "spm":

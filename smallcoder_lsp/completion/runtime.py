@@ -9,16 +9,16 @@ Everything here runs on the engine's single model worker.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from smallcoder_lsp.backends.base import Backend, Generator
-from smallcoder_lsp.completion.budget import Throughput, fit_blocks
+from smallcoder_lsp.completion.budget import COLD_WINDOW_S, PromptChoice, Throughput, fit_prompt
 from smallcoder_lsp.completion.candidates import choose
 from smallcoder_lsp.completion.postprocess import trim
 from smallcoder_lsp.completion.prompt import FimTemplate, build_prompt, detect_fim_template
 from smallcoder_lsp.config import Config
-from smallcoder_lsp.context.extract import CompletionContext, ContextBlock
+from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.healing import Healed, heal
 from smallcoder_lsp.decode.sampling import Sampler
@@ -124,19 +124,22 @@ class Runtime:
     def close(self) -> None:
         (self.generator or self.backend).close()  # type: ignore[union-attr]
 
-    def prompt_tokens(self, ctx: CompletionContext, rules: StopRules, invoked: bool) -> list[int]:
-        """The richest prompt whose uncached tokens fit the first-token budget (invoked: no budget)."""
+    def prompt_tokens(self, ctx: CompletionContext, rules: StopRules, invoked: bool) -> tuple[list[int], int]:
+        """The richest prompt whose uncached tokens fit the first-token budget (invoked: no budget; see
+        :mod:`.budget`), and how many characters of the context it holds."""
         backend, session = self.backend, self.session
         assert backend is not None and session is not None
         cfg = self.config.completion
         limit = backend.info.context_length - rules.max_tokens - 1
 
-        def tokenize(blocks: Sequence[ContextBlock]) -> list[int]:
-            prompt = build_prompt(ctx, self.fim, blocks)
+        def tokenize(choice: PromptChoice) -> list[int]:
+            prompt = build_prompt(ctx, self.fim, choice.blocks, choice.cut)
             return fit_to_context(backend.tokenize(prompt.text, add_bos=prompt.add_bos), limit, prompt.add_bos)
 
-        budget = None if invoked else int(self.throughput.prefill_tok_s * cfg.first_token_target_ms / 1000)
-        return fit_blocks(ctx, session.tokens, tokenize, budget)
+        rate = self.throughput.prefill_tok_s
+        budget = None if invoked else int(rate * cfg.first_token_target_ms / 1000)
+        choice, tokens = fit_prompt(ctx, session.tokens, tokenize, budget, int(rate * COLD_WINDOW_S))
+        return tokens, len(ctx.prefix) - choice.cut + sum(len(b.text) for b in choice.blocks)
 
     def generate(
         self,
@@ -154,7 +157,8 @@ class Runtime:
             return explain(complete_text(self.generator, prompt, rules, cfg.temperature, cancel, on_text), ctx)
         assert self.session is not None and self.states is not None
         self.states.switch_to(uri)  # first: the budget counts what this document's cache lacks
-        healed = self.healed(self.prompt_tokens(ctx, rules, invoked))
+        tokens, prompt_chars = self.prompt_tokens(ctx, rules, invoked)
+        healed = self.healed(tokens)
         if not cfg.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
             self.session.reset()
         limit = self.candidate_limit(ctx, invoked)
@@ -170,7 +174,7 @@ class Runtime:
             self.session, healed.tokens, ctx, rules, sampler, finish, cancel, on_text, limit, cfg.guided, healed.text
         )
         stats = best.generation.stats
-        self.throughput.observe(stats, len(ctx.prefix) + sum(len(b.text) for b in ctx.blocks))
+        self.throughput.observe(stats, prompt_chars)
         return Outcome(best.text, best.generation, best.reason)
 
     def healed(self, tokens: list[int]) -> Healed:
@@ -193,4 +197,4 @@ class Runtime:
         if self.session is None or self.states is None:
             return
         self.states.switch_to(uri)
-        self.session.prefill(self.prompt_tokens(ctx, stop_rules(ctx, self.config), invoked=True), cancel)
+        self.session.prefill(self.prompt_tokens(ctx, stop_rules(ctx, self.config), invoked=True)[0], cancel)

@@ -16,7 +16,13 @@ from smallcoder_lsp.context.demands import LineDemands, line_demands
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.languages import LanguageSpec, language_spec
 from smallcoder_lsp.context.scopes import imports_above, scope_header, top_level_definitions
-from smallcoder_lsp.context.window import parse_frame, prefix_window_start, suffix_window_end, window_start
+from smallcoder_lsp.context.window import (
+    parse_frame,
+    prefix_window_start,
+    suffix_window_end,
+    window_cuts,
+    window_start,
+)
 from smallcoder_lsp.errors import PositionError
 
 MAX_CROSS_FILE_DEFINITIONS = 8
@@ -56,6 +62,9 @@ class CompletionContext:
     frame: str = ""
     """Lines that make the window parse as the document does (block openers down to the indentation the window
     starts at); parse checks read ``frame + prefix + completion + suffix``."""
+    cuts: tuple[int, ...] = ()
+    """Where in ``prefix`` a shorter prompt window may start (line starts, earliest first), for a request that
+    cannot afford the whole window; checks always read the whole one."""
 
     @property
     def window(self) -> str:
@@ -200,4 +209,5 @@ def extract_context(
         reason=reason,
         demands=demands,
         frame=parse_frame(doc.language_id, prefix + suffix),
+        cuts=tuple(len(_decode(doc.text[start:at])) for at in window_cuts(doc, start, offset)),
     )

@@ -15,6 +15,8 @@ from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.languages import language_spec
 
 WINDOW_STEP_LINES = 32
+CUT_STEP_LINES = 8
+"""Where a shorter window may start: the same kind of grid, finer."""
 
 # Nodes a window may start or end inside of: the frame reopens blocks (Python's indentation blocks).
 COMPOUND = frozenset({
@@ -67,6 +69,18 @@ def window_start(doc: Document, start: int, offset: int, max_extra: int) -> int:
     if after <= doc.line_of(offset):
         return doc.line_start(after)
     return start
+
+
+def window_cuts(doc: Document, start: int, offset: int) -> list[int]:
+    """Byte offsets after ``start`` where a shorter window may start, earliest first: the starts of the lines on
+    a ``CUT_STEP_LINES`` grid above the cursor line that are not blank and do not sit inside a statement."""
+    cuts = []
+    first = -(-(doc.line_of(start) + 1) // CUT_STEP_LINES) * CUT_STEP_LINES
+    for line in range(first, doc.line_of(offset), CUT_STEP_LINES):
+        at = doc.line_starts[line]
+        if doc.text[at : doc.line_end(line)].strip() and statement_across(doc, at) is None:
+            cuts.append(at)
+    return cuts
 
 
 def suffix_window_end(doc: Document, offset: int, end: int) -> int:

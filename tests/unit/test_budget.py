@@ -1,34 +1,60 @@
-from smallcoder_lsp.completion.budget import Throughput, block_choices, fit_blocks
+from smallcoder_lsp.completion.budget import PromptChoice, Throughput, fit_prompt, prompt_choices
+from smallcoder_lsp.completion.prompt import build_prompt
 from smallcoder_lsp.context.extract import MULTI, CompletionContext, ContextBlock
 from smallcoder_lsp.decode.stream import GenerationStats
 
 BLOCKS = (ContextBlock("definitions", "D" * 50), ContextBlock("imports", "I" * 20), ContextBlock("scopes", "S" * 10))
-CTX = CompletionContext("p" * 30, "", "", "", MULTI, "", "python", 0, BLOCKS)
+PREFIX = "".join(f"line{i:02}\n" for i in range(5))  # 7 characters a line
+CTX = CompletionContext(PREFIX, "", "", "", MULTI, "", "python", 0, BLOCKS, cuts=(14, 28))
 
 
-def tokenize(blocks):
+def tokenize(choice: PromptChoice) -> list[int]:
     # one token per character, like the fake backend
-    return [0, *(ord(c) for c in "".join(b.text for b in blocks) + CTX.prefix)]
+    return [0, *(ord(c) for c in build_prompt(CTX, None, choice.blocks, choice.cut).text)]
 
 
-def test_drop_order_is_definitions_then_imports_then_scopes():
-    kinds = [[b.kind for b in choice] for choice in block_choices(BLOCKS)]
-    assert kinds == [["definitions", "imports", "scopes"], ["imports", "scopes"], ["scopes"], []]
+def whole(blocks=BLOCKS) -> list[int]:
+    return tokenize(PromptChoice(tuple(blocks), 0))
+
+
+def test_drop_order_is_definitions_then_imports_then_scopes_then_the_window_from_the_top():
+    choices = [([b.kind for b in c.blocks], c.cut) for c in prompt_choices(CTX)]
+    assert choices == [
+        (["definitions", "imports", "scopes"], 0), (["imports", "scopes"], 0), (["scopes"], 0), ([], 0),
+        ([], 14), ([], 28),
+    ]  # fmt: skip
 
 
 def test_no_budget_takes_everything():
-    assert fit_blocks(CTX, [], tokenize, None) == tokenize(BLOCKS)
+    assert fit_prompt(CTX, [], tokenize, None)[1] == whole()
 
 
-def test_cold_cache_with_a_small_budget_drops_extra_context_but_never_the_window():
-    tokens = fit_blocks(CTX, [], tokenize, 45)
-    assert tokens == tokenize([BLOCKS[2]])  # scopes (10) + window (30) + BOS fit in 45
-    assert fit_blocks(CTX, [], tokenize, 5) == tokenize([])  # nothing fits: the window stays whole
+def test_a_cold_cache_drops_extra_context_first():
+    choice, tokens = fit_prompt(CTX, [], tokenize, 50)
+    assert choice == PromptChoice((BLOCKS[2],), 0)  # scopes (10 + 2) + window (35) + BOS fit in 50
+    assert tokens == whole([BLOCKS[2]])
+
+
+def test_when_not_even_the_bare_window_fits_a_shorter_window_is_taken_within_the_cold_budget():
+    choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
+    assert choice == PromptChoice((), 14)  # the longest window that prefills in the cold budget: 21 + BOS
+    choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=3)
+    assert choice == PromptChoice((), 28)  # nothing fits: the cheapest
+
+
+def test_a_shorter_window_stays_while_the_user_types_on():
+    cold, tokens = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
+    typed = CompletionContext(PREFIX + "ab", "", "", "", MULTI, "", "python", 0, BLOCKS, cuts=CTX.cuts)
+
+    def tokenize_typed(choice: PromptChoice) -> list[int]:
+        return [0, *(ord(c) for c in build_prompt(typed, None, choice.blocks, choice.cut).text)]
+
+    assert fit_prompt(typed, tokens, tokenize_typed, 5, cold_tokens=25)[0] == cold
 
 
 def test_a_warm_cache_affords_everything():
-    cached = tokenize(BLOCKS)[:-3]
-    assert fit_blocks(CTX, cached, tokenize, 5) == tokenize(BLOCKS)
+    cached = whole()[:-3]
+    assert fit_prompt(CTX, cached, tokenize, 5)[1] == whole()
 
 
 def test_throughput_measurement_ignores_tiny_prefills_and_is_quantized():

@@ -93,3 +93,19 @@ def test_the_suffix_window_does_not_stop_inside_a_docstring():
     doc = Document("file:///t.py", "python", 1, text.encode())
     ctx = extract_context(doc, text.index("1\n"), 300, 200)
     assert '"""' not in ctx.suffix and ctx.suffix.rstrip().endswith("def g():")
+
+
+def test_shorter_windows_start_on_a_finer_grid_outside_statements_and_blank_lines():
+    from smallcoder_lsp.context.window import CUT_STEP_LINES
+
+    lines = [f"x{i} = {i}" for i in range(40)]
+    lines[CUT_STEP_LINES] = ""  # a blank line on the grid is no place to start
+    lines[2 * CUT_STEP_LINES - 1] = "y = ("  # a statement across a grid line neither
+    lines[2 * CUT_STEP_LINES] = "    1)"
+    text = "\n".join(lines) + "\n"
+    doc = make(text)
+    offset = text.index("x37")
+    ctx = extract_context(doc, offset, 10_000, 100)
+    starts = [ctx.prefix[cut:].split("\n", 1)[0] for cut in ctx.cuts]
+    assert starts == [f"x{n} = {n}" for n in (3 * CUT_STEP_LINES, 4 * CUT_STEP_LINES)]
+    assert all(ctx.prefix[cut - 1] == "\n" for cut in ctx.cuts)
