@@ -5,9 +5,10 @@
   it starts at the cursor) and it ends with ``:``;
 - brackets: the completion never closes a bracket nobody opened (its line may close those the lines above left
   open), nor one the rest of the line closes; a single-line completion does not end its line with brackets
-  still open (for a while: then it may).
-``penalties`` scores the soft rules on a finished candidate: a line that opens a block where the code below
-does not continue one, and names defined nowhere in the document.
+  still open (for a while: then it may), except those the deeper lines below close: it must leave them open.
+``penalties`` scores the soft rules on a finished candidate: a line that does not open the block or the
+brackets the code below continues, one that opens a block where the code below does not continue one, and
+names defined nowhere in the document.
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ class LineMonitor:
         keep_open = len(self.demands.closers)
         if len(stack) < keep_open:
             return False  # it would close a bracket the rest of the line closes
-        return not (ends and not self.multiline and len(stack) > keep_open)
+        if not ends:
+            return True
+        if len(stack) < self.demands.open_below:
+            return False  # the lines below close brackets this line must open
+        return self.multiline or len(stack) <= max(keep_open, self.demands.open_below)
 
     def _block_allows(self, line: str, ends: bool) -> bool:
         if self.demands.opens_block is not True:
@@ -120,6 +125,9 @@ def penalties(candidate: str, ctx: CompletionContext) -> tuple[float, list[str]]
     opens = first.endswith(":")
     if ctx.demands.opens_block is True and not opens and "\n" not in candidate:
         total, why = total + MISSING_BLOCK_PENALTY, [*why, "does not open the block below"]
+    scan = line_brackets(first)
+    if ctx.demands.open_below and (scan is None or len(scan[0]) < ctx.demands.open_below):
+        total, why = total + MISSING_BLOCK_PENALTY, [*why, "does not open the brackets the lines below close"]
     if ctx.demands.opens_block is False and opens:
         total, why = total + UNWANTED_BLOCK_PENALTY, [*why, "opens a block the code below does not continue"]
     for name in undefined_names(candidate, ctx):

@@ -2,7 +2,8 @@
 
 A prefix-only model does not see the text after the cursor; these facts bring it back in:
 - the next code line is indented deeper than the cursor line: the line must open a block (Python: end with
-  ``:``), unless those deeper lines continue a bracket the line opens;
+  ``:``), unless those deeper lines close brackets they did not open: then they continue an expression the
+  line opens, and the line must end with those brackets open;
 - the next code line is not deeper: the line must not open a block;
 - the rest of the cursor line closes brackets it did not open: the completion must leave those open;
 - the names the document knows: a name defined nowhere is likely made up.
@@ -35,6 +36,9 @@ class LineDemands:
     the completion: the completion must leave that many brackets open."""
     open_above: int = 0
     """Brackets open where the cursor line starts (opened on the lines above): the line may close that many."""
+    open_below: int = 0
+    """Brackets that the rest of the line and the deeper lines below close without opening them (a call or a
+    signature spread over lines): the line must end with that many open."""
     document: bytes = field(default=b"", repr=False, compare=False)
 
     @property
@@ -99,36 +103,38 @@ def previous_code_line(prefix: str) -> str:
     return next((line for line in reversed(lines) if line.strip() and not line.lstrip().startswith("#")), "")
 
 
-def block_demand(prefix: str, suffix: str, line_prefix: str, multiline: bool) -> bool | None:
-    """Whether the cursor line must open an indented block, judged by the code lines after it.
+def block_demand(prefix: str, suffix: str, line_prefix: str, multiline: bool) -> tuple[bool | None, int]:
+    """Whether the cursor line must open an indented block, judged by the code lines after it; and how many
+    brackets it must leave open, when the deeper lines below continue an expression it opens instead.
 
     The cursor line's indentation is what stands before the cursor; on a line that is empty up to the cursor
     (column 0, no indentation typed) it is the previous code line's, unless that line opens a block (then the
     code below may be its body, and the cursor line one of its lines).
     """
     if bracket_depths(prefix)[0] > 0 or prefix.rstrip(" \t").endswith("\\"):
-        return None  # inside brackets or a continuation: indentation says nothing about blocks
-    later = suffix.split("\n")[1:]
+        return None, 0  # inside brackets or a continuation: indentation says nothing about blocks
+    line_suffix, *later = suffix.split("\n")
     code = [line for line in later if line.strip() and not line.lstrip().startswith("#")]
     if not code:
-        return None
+        return None, 0
     if line_prefix:
         cursor_indent = indent_width(line_prefix)
     else:
         previous = previous_code_line(prefix)
         if code_of(previous).rstrip().endswith(":"):
-            return None
+            return None, 0
         cursor_indent = indent_width(previous)
     if indent_width(code[0]) <= cursor_indent:
-        return None if multiline else False  # a block completion may open a block and write its body
+        return (None if multiline else False), 0  # a block completion may open a block and write its body
     block = []
     for line in code:
         block.append(line)
         if indent_width(line) <= cursor_indent:
             break
-    if bracket_depths("\n".join(block))[1] < 0:
-        return None  # the deeper lines close a bracket: they continue an expression the line opens
-    return True
+    lowest = bracket_depths("\n".join([line_suffix, *block]))[1]
+    if lowest < 0:
+        return None, -lowest  # the deeper lines close brackets: they continue an expression the line opens
+    return True, 0
 
 
 def line_brackets(text: str) -> tuple[list[str], int] | None:
@@ -181,9 +187,10 @@ def line_demands(language_id: str, prefix: str, suffix: str, line_prefix: str, l
     if in_text:
         return LineDemands(in_text=True, document=document)
     indented = language_spec(language_id).blocks == "indent"
-    opens = block_demand(prefix, suffix, line_prefix, multiline) if indented else None
+    opens, below = block_demand(prefix, suffix, line_prefix, multiline) if indented else (None, 0)
     above = max(0, bracket_depths(prefix[: len(prefix) - len(line_prefix)])[0])
-    return LineDemands(opens, closers=unopened_closers(line_suffix), open_above=above, document=document)
+    return LineDemands(opens, closers=unopened_closers(line_suffix), open_above=above, open_below=below,
+                       document=document)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)

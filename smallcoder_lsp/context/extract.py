@@ -196,6 +196,8 @@ def extract_context(
     blocks = _blocks(doc, offset, start, (line_prefix, prefix + suffix), others) if mode != NONE else []
     in_text = _inside_comment_or_string(doc, offset)
     demands = line_demands(doc.language_id, prefix, suffix, line_prefix, line_suffix, mode == MULTI, doc.text, in_text)
+    if demands.open_below and mode == MULTI:
+        mode = SINGLE  # the lines below go on with what this line opens: it is one line
     return CompletionContext(
         prefix=prefix,
         suffix=suffix,

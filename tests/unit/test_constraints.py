@@ -66,25 +66,27 @@ def chosen(backend: FakeBackend, ctx, limit: int, guided: bool = True):
 
 
 def test_a_deeper_next_line_demands_a_block_opener():
-    assert block_demand("def f(xs):\n    ", "\n        total += x\n    return total\n", "    ", False) is True
+    assert block_demand("def f(xs):\n    ", "\n        total += x\n    return total\n", "    ", False) == (True, 0)
 
 
 def test_on_an_empty_line_the_previous_code_line_sets_the_indentation():
-    assert block_demand("def f(xs):\n    t = 0\n", "\n    return t\n", "", False) is False
-    assert block_demand("def f(xs):\n    t = 0\n", "\n        t += 1\n", "", False) is True
-    assert block_demand("def f(xs):\n", "\n    return t\n", "", False) is None  # the body of the def
+    assert block_demand("def f(xs):\n    t = 0\n", "\n    return t\n", "", False) == (False, 0)
+    assert block_demand("def f(xs):\n    t = 0\n", "\n        t += 1\n", "", False) == (True, 0)
+    assert block_demand("def f(xs):\n", "\n    return t\n", "", False) == (None, 0)  # the body of the def
 
 
 def test_a_next_line_at_the_same_indent_forbids_one_in_a_single_line_completion():
-    assert block_demand("def f(xs):\n    total = 0\n    ", "\n    return total\n", "    ", False) is False
+    assert block_demand("def f(xs):\n    total = 0\n    ", "\n    return total\n", "    ", False) == (False, 0)
 
 
-def test_deeper_lines_that_close_a_bracket_continue_an_expression_instead():
-    assert block_demand("def f():\n    ", "\n        1,\n        2,\n    )\n", "    ", False) is None
+def test_deeper_lines_that_close_a_bracket_continue_an_expression_the_line_must_leave_open():
+    assert block_demand("def f():\n    ", "\n        1,\n        2,\n    )\n", "    ", False) == (None, 1)
+    signature = "\n        self,\n        items: dict[str, list[int]],\n    ) -> None:\n        pass\n"
+    assert block_demand("class A:\n    ", signature, "    ", True) == (None, 1)
 
 
 def test_inside_open_brackets_indentation_demands_nothing():
-    assert block_demand("x = foo(\n    ", "\n        b)\n", "    ", False) is None
+    assert block_demand("x = foo(\n    ", "\n        b)\n", "    ", False) == (None, 0)
 
 
 def test_closers_the_rest_of_the_line_brings():
@@ -115,6 +117,25 @@ def test_the_monitor_does_not_end_a_line_with_brackets_open_for_a_while():
     for _ in range(8):
         monitor.allows("a, b", "\n")
     assert monitor.allows("a, b", "\n")  # it gives way rather than stall
+
+
+def test_the_monitor_ends_the_line_with_the_brackets_the_lines_below_close():
+    monitor = LineMonitor("        ", LineDemands(open_below=1), multiline=False)
+    assert monitor.allows("", "self") and monitor.allows("self._send(msg_id)", "")
+    assert not monitor.allows("self._send(msg_id)", "\n")  # the arguments below would be left dangling
+    assert monitor.allows("self._send(", "\n")
+    assert not monitor.allows("self._send((", "\n")  # one more than the lines below close
+
+
+def test_a_call_continued_on_the_lines_below_makes_a_single_line_that_leaves_it_open():
+    text = "def f(server, msg_id):\n    |\n        msg_id,\n        result=None,\n    )\n"
+    ctx = context(text)
+    assert (ctx.demands.open_below, ctx.demands.opens_block, ctx.mode) == (1, None, "single")
+    assert penalties("server.send_response(", ctx)[0] == 0
+    assert penalties("server.send_response(msg_id)", ctx)[1] == ["does not open the brackets the lines below close"]
+    backend = TwoChoices({ctx.prefix: "return msg_id\n"}, {ctx.prefix: "server.reply(\n"}, second_logit=7.5)
+    assert chosen(backend, ctx, limit=1, guided=False).text == "return msg_id"
+    assert chosen(backend, ctx, limit=3).text == "server.reply("  # the model's second choice, compared
 
 
 def test_decoding_under_the_monitor_writes_the_block_opener_the_model_ranked_second():
