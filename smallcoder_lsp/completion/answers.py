@@ -2,7 +2,8 @@
 
 A request is held until its answer is worth showing: the rest of a suggestion the user is typing into, the
 first complete line of the running decode (for a block: the whole block, or the whole lines ready once
-``blockWaitMs`` has passed), or the decode's end, even when it ends with nothing.
+``blockWaitMs`` has passed, with a docstring still being written closed after them), or the decode's end,
+even when it ends with nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,20 @@ from smallcoder_lsp.context.extract import CompletionContext
 def whole_lines(text: str) -> str:
     """The complete lines of a growing text (up to its last line break)."""
     return text[: text.rfind("\n")] if "\n" in text else ""
+
+
+def closed_docstring(lines: str, indent: str) -> str:
+    """Whole lines of a block that stop inside a triple-quoted string (a docstring the model is still writing),
+    with the string closed after them: on its line if it has only that one, else on a line of its own. Lines
+    that are not inside one, or whose string has no text yet, are returned as they are."""
+    for quote in ('"""', "'''"):
+        if lines.count(quote) % 2 == 0:
+            continue
+        body = lines[lines.rfind(quote) + len(quote) :]
+        if not body.strip():
+            return lines
+        return lines + quote if "\n" not in body else f"{lines}\n{indent}{quote}"
+    return lines
 
 
 def ready_text(job: Job, text: bytes, offset: int, ctx: CompletionContext, block_ready: bool) -> str | None:
@@ -34,7 +49,7 @@ def ready_text(job: Job, text: bytes, offset: int, ctx: CompletionContext, block
     if ctx.multiline:
         if not block_ready:
             return None
-        lines = whole_lines(rest)
+        lines = closed_docstring(whole_lines(rest), ctx.indent)
     else:
         lines = rest.split("\n", 1)[0] if "\n" in rest else ""
     # A line trimmed away is not an answer while the decode runs: it may still find one (candidates.rescue).

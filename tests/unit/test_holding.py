@@ -114,6 +114,26 @@ async def test_after_the_block_wait_the_whole_lines_ready_are_shown_and_the_deco
     assert later.text == reply.strip()
 
 
+async def test_a_docstring_still_being_written_is_shown_closed_after_the_block_wait():
+    summary, details = '"""Sum the numbers below n.', '\n\n    Each one is added, from 0 up to n - 1.\n    """\n'
+    reply = summary + details + "    return sum(range(n))\n\n"
+    engine = engine_with(SlowFake({TEXT: reply}, delay=0.01), prefetch=False, block_wait_ms=100)
+    answer = await engine.complete(URI, len(TEXT))
+    assert answer.source == "partial"
+    assert answer.text.startswith(summary) and answer.text.endswith('"""') and "return" not in answer.text
+    drain(engine)
+    assert (await engine.complete(URI, len(TEXT))).text == reply.strip()
+
+
+def test_only_a_docstring_with_text_is_closed():
+    from smallcoder_lsp.completion.answers import closed_docstring
+
+    assert closed_docstring('"""Sum.', "    ") == '"""Sum."""'
+    assert closed_docstring('"""\n    Sum.', "    ") == '"""\n    Sum.\n    """'
+    assert closed_docstring('"""', "    ") == '"""'  # nothing to show in it yet
+    assert closed_docstring('"""Sum."""\n    total = 0', "    ") == '"""Sum."""\n    total = 0'
+
+
 async def test_a_model_that_finishes_with_nothing_is_answered_at_once_not_at_the_cap():
     engine = engine_with(FakeBackend({}), prefetch=False, hold_ms=5000)
     started = time.perf_counter()
