@@ -35,21 +35,24 @@ def test_a_cold_cache_drops_extra_context_first():
     assert tokens == whole([BLOCKS[2]])
 
 
-def test_when_not_even_the_bare_window_fits_a_shorter_window_is_taken_within_the_cold_budget():
+def test_when_not_even_the_bare_window_fits_a_cold_cache_takes_a_shorter_window_within_the_cold_budget():
     choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
     assert choice == PromptChoice((), 14)  # the longest window that prefills in the cold budget: 21 + BOS
     choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=3)
-    assert choice == PromptChoice((), 28)  # nothing fits: the cheapest
+    assert choice == PromptChoice((), 0)  # no shorter window fits either: the whole one
 
 
-def test_a_shorter_window_stays_while_the_user_types_on():
-    cold, tokens = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
+def test_the_shorter_window_is_taken_once_then_the_whole_one_is_prefilled_again():
+    _, tokens = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
     typed = CompletionContext(PREFIX + "ab", "", "", "", MULTI, "", "python", 0, BLOCKS, cuts=CTX.cuts)
 
     def tokenize_typed(choice: PromptChoice) -> list[int]:
         return [0, *(ord(c) for c in build_prompt(typed, None, choice.blocks, choice.cut).text)]
 
-    assert fit_prompt(typed, tokens, tokenize_typed, 5, cold_tokens=25)[0] == cold
+    assert fit_prompt(typed, tokens, tokenize_typed, 5, cold_tokens=25)[0] == PromptChoice((), 0)
+    # Half of the whole window evaluated by then (the next keystroke cut it short): it goes on from there.
+    half = tokenize_typed(PromptChoice((), 0))[:20]
+    assert fit_prompt(typed, half, tokenize_typed, 5, cold_tokens=25)[0] == PromptChoice((), 0)
 
 
 def test_a_warm_cache_affords_everything():
