@@ -110,12 +110,22 @@ def wait_for_server(url: str, proc: subprocess.Popen[bytes], timeout: float = 18
     raise TimeoutError("the server did not come up")
 
 
+# llama-cpp-python's server, loaded as our backend loads the model: on a CPU with AMX, without extra buffer types
+# (their AMX path segfaults in the first evaluation; see smallcoder_lsp/backends/llama_cpp.py).
+SERVER_LAUNCH = """
+import contextlib, runpy, llama_cpp
+from smallcoder_lsp.backends.llama_cpp import cpu_has_amx, without_extra_buffer_types
+with without_extra_buffer_types(llama_cpp) if cpu_has_amx() else contextlib.nullcontext():
+    runpy.run_module("llama_cpp.server", run_name="__main__")
+"""
+
+
 @pytest.fixture(scope="session")
 def server_url(gguf: Path) -> Iterator[str]:
     if not all(importable(m) for m in ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context")):
         pytest.skip("the remote tests need llama-cpp-python's server: pip install 'smallcoder-lsp[server]'")
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+    cmd = [sys.executable, "-c", SERVER_LAUNCH, "--model", str(gguf), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", "1024", "--n_threads", "2", "--verbose", "false"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
