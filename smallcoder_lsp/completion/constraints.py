@@ -2,7 +2,7 @@
 
 ``LineMonitor`` applies the hard rules while decoding (a vetoed token makes way for the next best one):
 - where the next code line is indented deeper, the line must open a block: it starts with a block keyword (when
-  it starts at the cursor) and it ends with ``:``, before any comment;
+  it starts at the cursor) and it ends with ``:``;
 - brackets: the completion never closes a bracket nobody opened (its line may close those the lines above left
   open), nor one the rest of the line closes; a single-line completion does not end its line with brackets
   still open (for a while: then it may), except those the deeper lines below close: it must leave them open.
@@ -47,10 +47,8 @@ class LineMonitor:
     def allows(self, text: str, piece: str) -> bool:
         if "\n" in text or self.demands.in_text:
             return True  # only the first line of code is watched
-        written = self.line_prefix + text
-        line = written + piece.split("\n", 1)[0]
-        # A comment ends the line's code: what the code must end with, it must have by then.
-        ends = "\n" in piece or piece == END or (code_of(line) != line and code_of(written) == written)
+        ends = "\n" in piece or piece == END
+        line = self.line_prefix + text + piece.split("\n", 1)[0]
         if not self._brackets_allow(line, ends) or not self._block_allows(line, ends):
             if ends:
                 self.vetoed_ends += 1
