@@ -74,22 +74,23 @@ def fit_prompt(
     budget_tokens: int | None,
     cold_tokens: int = 0,
 ) -> tuple[PromptChoice, list[int]]:
-    """The richest prompt whose uncached tail fits ``budget_tokens`` (None: no budget, the whole prompt); else,
-    when the cache holds nothing of any choice (cold), the longest shorter window that fits ``cold_tokens``;
-    else the whole window without extra context."""
+    """The richest prompt whose uncached tail fits ``budget_tokens`` (None: no budget, the whole prompt); else the
+    richest whose tail fits ``cold_tokens`` (finishing a warm-up costs less than starting over); else, when the
+    cache holds nothing of the bare window nor of a shorter one (cold), the longest shorter window that fits
+    ``cold_tokens``; else the bare window."""
     choices = prompt_choices(ctx)
     if budget_tokens is None:
         return choices[0], tokenize(choices[0])
-    whole = [c for c in choices if not c.cut]
-    tried = []
-    for choice in whole:
-        tokens = tokenize(choice)
-        if len(tokens) - common_prefix_length(cached, tokens) <= budget_tokens:
-            return choice, tokens
-        tried.append((choice, tokens))
+    whole = [(choice, tokenize(choice)) for choice in choices if not choice.cut]
+    for limit in (budget_tokens, cold_tokens):
+        for choice, tokens in whole:
+            if len(tokens) - common_prefix_length(cached, tokens) <= limit:
+                return choice, tokens
+    bare = whole[-1]
     cuts = [(choice, tokenize(choice)) for choice in choices if choice.cut]
-    cold = all(common_prefix_length(cached, tokens) <= COLD_SHARED_TOKENS for _, tokens in tried + cuts)
+    # Extra context blocks are left out of this test: a warm-up elsewhere in the file shares its imports block.
+    cold = all(common_prefix_length(cached, tokens) <= COLD_SHARED_TOKENS for _, tokens in [bare, *cuts])
     for choice, tokens in cuts if cold else []:
         if len(tokens) <= cold_tokens:
             return choice, tokens
-    return tried[-1]
+    return bare

@@ -42,6 +42,12 @@ def test_when_not_even_the_bare_window_fits_a_cold_cache_takes_a_shorter_window_
     assert choice == PromptChoice((), 0)  # no shorter window fits either: the whole one
 
 
+def test_a_warm_up_that_evaluated_the_extra_context_leaves_the_cache_cold_for_the_window():
+    warmed = whole()[:40]  # a warm-up elsewhere in the file got through the blocks, which are the same there
+    assert fit_prompt(CTX, warmed, tokenize, 5, cold_tokens=25)[0] == PromptChoice((), 14)
+    assert fit_prompt(CTX, whole()[:-20], tokenize, 5, cold_tokens=25)[0] == PromptChoice(BLOCKS, 0)  # nearly done
+
+
 def test_the_shorter_window_is_taken_once_then_the_whole_one_is_prefilled_again():
     _, tokens = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
     typed = CompletionContext(PREFIX + "ab", "", "", "", MULTI, "", "python", 0, BLOCKS, cuts=CTX.cuts)
