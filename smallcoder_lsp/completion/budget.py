@@ -81,12 +81,17 @@ def fit_prompt(
     choices = prompt_choices(ctx)
     if budget_tokens is None:
         return choices[0], tokenize(choices[0])
-    whole = [(choice, tokenize(choice)) for choice in choices if not choice.cut]
-    for limit in (budget_tokens, cold_tokens):
-        for choice, tokens in whole:
-            if len(tokens) - common_prefix_length(cached, tokens) <= limit:
-                return choice, tokens
-    bare = whole[-1]
+    whole = []  # tokenized one by one: a warm cache fits the first choice, and a keystroke needs no other
+    for choice in (c for c in choices if not c.cut):
+        tokens = tokenize(choice)
+        uncached = len(tokens) - common_prefix_length(cached, tokens)
+        if uncached <= budget_tokens:
+            return choice, tokens
+        whole.append((uncached, choice, tokens))
+    for uncached, choice, tokens in whole:
+        if uncached <= cold_tokens:
+            return choice, tokens
+    bare = whole[-1][1:]
     cuts = [(choice, tokenize(choice)) for choice in choices if choice.cut]
     # Extra context blocks are left out of this test: a warm-up elsewhere in the file shares its imports block.
     cold = all(common_prefix_length(cached, tokens) <= COLD_SHARED_TOKENS for _, tokens in [bare, *cuts])
