@@ -87,7 +87,8 @@ class Backend(Protocol):
         """Append ``tokens`` to the KV cache and compute the logits after the last one."""
 
     def logits(self) -> npt.NDArray[np.float32]:
-        """Next-token logits after the last evaluated token, shape [vocab]."""
+        """Next-token logits after the last evaluated token, shape [vocab] (after ``evaluate_ahead``: after the
+        token the decode has reached, see :class:`Lookahead`)."""
 
     def save_state(self) -> SavedState:
         """Snapshot the KV cache; the cache itself is left as it is."""
@@ -106,6 +107,20 @@ class Scorer(Protocol):
     def score(self, tokens: Sequence[int]) -> list[float]:
         """Evaluate ``tokens`` (appending them to the KV cache) and return the log-probability of each, given
         everything before it; the first one is scored by the logits of the last evaluation."""
+
+
+@runtime_checkable
+class Lookahead(Protocol):
+    """A backend that can evaluate tokens ahead of the decode (optional): a batch of guesses at the next tokens
+    costs little more than one token, and the logits after each tell which guesses the decode would have taken.
+    """
+
+    def evaluate_ahead(self, tokens: Sequence[int]) -> None:
+        """Append ``tokens`` to the KV cache, keeping the logits after each: ``logits()`` is then the logits after
+        the first of them, until ``step_ahead``. ``evaluate`` and ``trim`` end the lookahead."""
+
+    def step_ahead(self) -> None:
+        """Make ``logits()`` the logits after the next token of the last ``evaluate_ahead``."""
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,9 @@ class LlamaCppBackend:
                 )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {spec.path}: {exc}") from exc
+        self._row = -1
+        """The batch position whose logits ``logits()`` returns (see ``evaluate_ahead``)."""
+        self._last_row = -1
         self._vocab = self._llm._model.vocab
         self._n_vocab = self._llm.n_vocab()
         specials = self._find_specials()
@@ -134,11 +137,30 @@ class LlamaCppBackend:
         if n_keep < self._llm.n_tokens:
             self._llm._ctx.kv_cache_seq_rm(-1, n_keep, -1)
             self._llm.n_tokens = n_keep
+        self._row = -1
 
     def evaluate(self, tokens: Sequence[int]) -> None:
         if self._llm.n_tokens + len(tokens) > self.info.context_length:
             raise RuntimeError("the KV cache is full")
         self._llm.eval(list(tokens))
+        self._row = -1
+
+    def evaluate_ahead(self, tokens: Sequence[int]) -> None:
+        # One batch with logits at every position (llama-cpp-python's eval keeps only the last).
+        n_past, n = self._llm.n_tokens, len(tokens)
+        if n_past + n > self.info.context_length or n > self._llm.n_batch:
+            raise RuntimeError("cannot evaluate that many tokens ahead here")
+        self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        self._llm._batch.set_batch(batch=list(tokens), n_past=n_past, logits_all=True)
+        self._llm._ctx.decode(self._llm._batch)
+        self._llm.input_ids[n_past : n_past + n] = tokens
+        self._llm.n_tokens += n
+        self._row, self._last_row = 0, n - 1
+
+    def step_ahead(self) -> None:
+        if not 0 <= self._row < self._last_row:
+            raise RuntimeError("no evaluated token ahead")
+        self._row += 1
 
     def _logits_at(self, i: int) -> npt.NDArray[np.float32]:
         """A view (not a copy) of the logits of batch position ``i`` of the last evaluation."""
@@ -146,20 +168,13 @@ class LlamaCppBackend:
         return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,))
 
     def logits(self) -> npt.NDArray[np.float32]:
-        return self._logits_at(-1).copy()
+        return self._logits_at(self._row).copy()
 
     def score(self, tokens: Sequence[int]) -> list[float]:
-        # One batch with logits at every position, instead of one evaluation per token.
-        n_past, n = self._llm.n_tokens, len(tokens)
-        if n_past + n > self.info.context_length or n > self._llm.n_batch:
-            raise RuntimeError("cannot score that many tokens here")
-        scores = [_log_prob(self._logits_at(-1), tokens[0])]
-        self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-        self._llm._batch.set_batch(batch=list(tokens), n_past=n_past, logits_all=True)
-        self._llm._ctx.decode(self._llm._batch)
-        self._llm.input_ids[n_past : n_past + n] = tokens
-        self._llm.n_tokens += n
-        scores += [_log_prob(self._logits_at(i), tokens[i + 1]) for i in range(n - 1)]
+        scores = [_log_prob(self._logits_at(self._row), tokens[0])]
+        self.evaluate_ahead(tokens)
+        scores += [_log_prob(self._logits_at(i), tokens[i + 1]) for i in range(len(tokens) - 1)]
+        self._row = -1
         return scores
 
     def save_state(self) -> SavedState:

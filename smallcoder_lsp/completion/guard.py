@@ -46,8 +46,13 @@ class CallWatch:
                 raise Abandoned  # whatever the call did, this thread must stop now
 
 
+TIMED_EXTRAS = {"score": "scoring", "sample": "sampling", "evaluate_ahead": "decoding", "step_ahead": "decoding"}
+"""The optional backend calls (``Scorer``, ``SamplesOnDevice``, ``Lookahead``) and how the watchdog names them."""
+
+
 class GuardedBackend:
-    """A :class:`Backend` whose every call is timed; anything else is the wrapped backend's."""
+    """A :class:`Backend` whose every call is timed; anything else is the wrapped backend's. The optional calls
+    a backend offers are timed too, and are there only when the wrapped backend has them."""
 
     def __init__(self, backend: Backend, watch: CallWatch) -> None:
         self.inner = backend
@@ -55,7 +60,11 @@ class GuardedBackend:
         self.info: ModelInfo = backend.info
 
     def __getattr__(self, name: str) -> Any:  # test doubles' counters, a backend's extras
-        return getattr(self.inner, name)
+        value = getattr(self.inner, name)
+        call = TIMED_EXTRAS.get(name)
+        if call is None or not callable(value):
+            return value
+        return lambda *args: self.watch.timed(call, value, *args)
 
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
         return self.watch.timed("tokenize", lambda: self.inner.tokenize(text, add_bos=add_bos))

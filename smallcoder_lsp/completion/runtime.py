@@ -100,7 +100,7 @@ class Runtime:
         if isinstance(loaded, Generator):
             self.generator = loaded
         else:
-            self.backend, self.session = loaded, Session(loaded)
+            self.backend, self.session = loaded, Session(loaded, lookahead=config.completion.lookahead)
             self.states = DocumentStates(self.session, config.kv_states_mb)
             self.fim = detect_fim_template(loaded.info.special_tokens)
             if self.fim is None and config.completion.healing:
@@ -112,6 +112,8 @@ class Runtime:
 
     def reconfigure(self, config: Config) -> None:
         self.config = config
+        if self.session is not None:
+            self.session.lookahead = config.completion.lookahead
         if self.states is not None:
             self.states.budget_bytes = config.kv_states_mb * 2**20
 

@@ -21,6 +21,8 @@ def score_tokens(session: Session, tokens: Sequence[int], cancel: CancelToken | 
     """Evaluate ``tokens`` after what the session holds; the log-probability of each, given all before it."""
     if not tokens:
         return []
+    if session.ahead:
+        raise ValueError("scoring follows a prefill, not a decode's guesses")
     if len(session.tokens) + len(tokens) > session.context_length:
         raise ValueError("scoring would overflow the context")
     if cancel is not None:

@@ -2,16 +2,20 @@
 
 This is written once, above the backends: keep what the cache shares with the new prompt, trim the rest, and
 evaluate only the new tail, in chunks with a cancellation check between them.
+
+While decoding, a token may be taken together with guesses at the tokens after it (``take``): on a backend that
+can evaluate ahead (:class:`~smallcoder_lsp.backends.base.Lookahead`) they go into the cache in one batch, and
+taking a guessed token later costs nothing. Guesses the decode does not take are trimmed away.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from smallcoder_lsp.backends.base import Backend
+from smallcoder_lsp.backends.base import Backend, Lookahead
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.healing import Vocabulary
 
@@ -35,11 +39,18 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class Session:
-    def __init__(self, backend: Backend, chunk_size: int = PREFILL_CHUNK) -> None:
+    def __init__(self, backend: Backend, chunk_size: int = PREFILL_CHUNK, lookahead: int = 0) -> None:
         self.backend = backend
         self.chunk_size = chunk_size
+        self.lookahead = lookahead
+        """How many guessed tokens a decode may evaluate with each token it takes (0: none; see ``take``)."""
         self.tokens: list[int] = []
-        """Exactly the tokens the backend's KV cache holds, in order."""
+        """Exactly the tokens the backend's KV cache holds, in order (guesses not yet taken included)."""
+        self.ahead: list[int] = []
+        """The guesses at the end of ``tokens`` that the decode has not taken (yet)."""
+        self.guessed = 0
+        self.guesses_taken = 0
+        """How many guesses were evaluated, and how many of them were taken, since the session began."""
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
@@ -49,6 +60,15 @@ class Session:
     @property
     def context_length(self) -> int:
         return self.backend.info.context_length
+
+    @property
+    def position(self) -> int:
+        """How many tokens the decode has taken, prompt included: the cache holds ``ahead`` beyond them."""
+        return len(self.tokens) - len(self.ahead)
+
+    @property
+    def can_look_ahead(self) -> bool:
+        return isinstance(self.backend, Lookahead)
 
     def prefill(self, prompt: Sequence[int], cancel: CancelToken | None = None) -> PrefillStats:
         """Make the cache hold ``prompt``, evaluating only what differs from what it holds now.
@@ -61,6 +81,7 @@ class Session:
         if len(prompt) > self.context_length:
             raise ValueError(f"prompt of {len(prompt)} tokens exceeds the context ({self.context_length})")
         started = time.perf_counter()
+        self.ahead = []  # still in the cache, and kept where the prompt goes on with them
         keep = min(common_prefix_length(self.tokens, prompt), len(prompt) - 1)
         if keep < len(self.tokens):
             self.backend.trim(keep)
@@ -76,9 +97,38 @@ class Session:
 
     def append(self, token: int) -> None:
         """Evaluate one generated token."""
+        self._drop_ahead()
         self.backend.evaluate([token])
         self.tokens.append(token)
+
+    def take(self, token: int, guess: Callable[[int], Sequence[int]] | None = None) -> None:
+        """Take ``token`` as the decode's next token. When it is the next guess already in the cache, that costs
+        nothing; otherwise the guesses not taken are trimmed away, and ``token`` is evaluated with ``guess(token)``
+        (guesses at the tokens after it) in one batch, where the backend can (else alone)."""
+        if self.ahead and self.ahead[0] == token:
+            self.backend.step_ahead()  # type: ignore[attr-defined]  # only a Lookahead backend has guesses
+            self.ahead.pop(0)
+            self.guesses_taken += 1
+            return
+        self._drop_ahead()
+        room = self.context_length - len(self.tokens) - 1
+        guesses = list(guess(token))[: max(0, room)] if guess is not None and self.can_look_ahead else []
+        if not guesses:
+            self.append(token)
+            return
+        self.backend.evaluate_ahead([token, *guesses])  # type: ignore[attr-defined]
+        self.tokens += [token, *guesses]
+        self.ahead = guesses
+        self.guessed += len(guesses)
+
+    def _drop_ahead(self) -> None:
+        if self.ahead:
+            keep = self.position
+            self.backend.trim(keep)
+            del self.tokens[keep:]
+            self.ahead = []
 
     def reset(self) -> None:
         self.backend.trim(0)
         self.tokens.clear()
+        self.ahead = []

@@ -49,6 +49,7 @@ class DocumentStates:
         if self.enabled and self.current is not None and self.session.tokens:
             self._saved[self.current] = _Entry(list(self.session.tokens), self.session.backend.save_state())
             self._saved.move_to_end(self.current)
+        self.session.ahead = []  # the saved state keeps them as cached tokens; the next prefill decides
         entry = self._saved.pop(document, None)
         if entry is not None:
             self.session.backend.load_state(entry.state)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
 from smallcoder_lsp.decode.healing import best_agreeing, owed
+from smallcoder_lsp.decode.lookup import lookup
 from smallcoder_lsp.decode.monitor import END, Monitor, pick
 from smallcoder_lsp.decode.sampling import Sampler, log_prob
 from smallcoder_lsp.decode.session import Session
@@ -33,6 +34,9 @@ class GenerationStats:
     """Sum of the log-probabilities of the generated tokens (the end token included when it ended them)."""
     candidates: int = 1
     """How many candidates were compared (see completion/candidates.py)."""
+    guessed: int = 0
+    guesses_taken: int = 0
+    """Tokens evaluated ahead as guesses (see :mod:`.lookup`), and how many of them the decode took."""
 
     @property
     def prefill_tok_s(self) -> float:
@@ -54,18 +58,22 @@ class Generation:
 
 
 def generate_step(
-    session: Session, choose: Callable[[], tuple[int, float]], cancel: CancelToken | None = None
+    session: Session,
+    choose: Callable[[], tuple[int, float]],
+    cancel: CancelToken | None = None,
+    guess: Callable[[int], Sequence[int]] | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Yield (token, its log-probability) from ``choose`` forever. A token is evaluated only when the consumer
-    asks for the next one, so the cache never holds a token that was not kept."""
+    asks for the next one, so the decode never takes a token that was not kept; ``guess(token)`` may offer
+    guesses at the tokens after it, evaluated with it (see ``Session.take``)."""
     while True:
         if cancel is not None:
             cancel.check()
         token, logprob = choose()
         yield token, logprob
-        if len(session.tokens) >= session.context_length:
+        if session.position >= session.context_length:
             return
-        session.append(token)
+        session.take(token, guess)
 
 
 def stream(
@@ -97,6 +105,20 @@ def stream(
     eos = backend.info.eos_ids
     detok = StreamingDetokenizer()
     pending = list(forced)
+    guessed, taken = session.guessed, session.guesses_taken
+
+    def guess(token: int) -> list[int]:
+        """The forced tokens still to come are sure guesses; then what followed these tokens before. A line's
+        decode stops at its line break: nothing after one is worth evaluating."""
+        if not session.lookahead and not pending:
+            return []
+        seen = [*session.tokens[: session.position], token, *pending]
+        guesses = [*pending, *lookup(seen, session.lookahead)]
+        if not rules.multiline:
+            for i, t in enumerate(guesses):
+                if t in eos or "\n" in piece_of(t):
+                    return guesses[:i]
+        return guesses
 
     def piece_of(token: int) -> str:
         return END if token in eos else backend.detokenize([token]).decode("utf-8", "ignore")
@@ -119,7 +141,7 @@ def stream(
     decode_start = time.perf_counter()
     stats.stop_reason = "context"
     emitted = 0
-    for token, logprob in generate_step(session, choose, cancel):
+    for token, logprob in generate_step(session, choose, cancel, guess):
         if stats.first_token_s is None:
             stats.first_token_s = time.perf_counter() - started
         stats.logprob += logprob
@@ -142,6 +164,7 @@ def stream(
             stats.stop_reason = reason
             break
     stats.decode_s = time.perf_counter() - decode_start
+    stats.guessed, stats.guesses_taken = session.guessed - guessed, session.guesses_taken - taken
 
 
 def complete(
