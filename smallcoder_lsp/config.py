@@ -79,9 +79,9 @@ class CompletionConfig:
     space the cursor ends is not written again by the model)."""
 
     lookahead: int = field(default=3, metadata={"min": 0, "max": 16, "hidden": True})
-    """Hidden (for the bench and tests): how many guessed tokens (what followed the same tokens earlier in the
+    """Hidden (for the bench and tests): how many drafted tokens (what followed the same tokens earlier in the
     prompt) are evaluated with each decoded token, where the backend can; 0 decodes one token at a time. The
-    text is the same either way."""
+    text is the same either way, up to rounding (see decode/lookup.py)."""
 
     reuse_cache: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench's naive baseline): False starts every request from an empty KV cache."""

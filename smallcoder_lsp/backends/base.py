@@ -111,8 +111,8 @@ class Scorer(Protocol):
 
 @runtime_checkable
 class Lookahead(Protocol):
-    """A backend that can evaluate tokens ahead of the decode (optional): a batch of guesses at the next tokens
-    costs little more than one token, and the logits after each tell which guesses the decode would have taken.
+    """A backend that can evaluate tokens ahead of the decode (optional): a batch of draft tokens (guesses at the next
+    ones) costs little more than one token, and the logits after each tell which of them the decode would take.
     """
 
     def evaluate_ahead(self, tokens: Sequence[int]) -> None:

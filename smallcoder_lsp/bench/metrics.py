@@ -61,6 +61,7 @@ def throughput(stats: Sequence[dict[str, Any]]) -> dict[str, float | None]:
             sum(s.get("generated_tokens", 0) for s in stats), sum(s.get("decode_s", 0.0) for s in stats)
         ),
         "reuse_ratio": ratio(sum(s.get("reused_tokens", 0) for s in stats), prompt),
+        "drafts_taken": ratio(sum(s.get("drafts_taken", 0) for s in stats), sum(s.get("drafted", 0) for s in stats)),
     }
 
 

@@ -19,6 +19,7 @@ PERCENT_KEYS = (
     "acceptance_fraction",
     "chars_saved_fraction",
     "reuse_ratio",
+    "drafts_taken",
     "shown_at_pause",
     "right_at_pause",
     "shown_before_next_key",
@@ -81,6 +82,7 @@ TYPING_ROWS = (
     "warm_first_token_ms",
     "prefill_tok_s",
     "decode_tok_s",
+    "drafts_taken",
     "reuse_ratio",
     "empty_fraction",
     "acceptance_fraction",
@@ -105,6 +107,7 @@ LINES_ROWS = (
     "first_token_ms",
     "prefill_tok_s",
     "decode_tok_s",
+    "drafts_taken",
     "raw_valid_rate",
 )
 CORPUS_ROWS = (

@@ -15,19 +15,20 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 
 from smallcoder_lsp.backends.base import Backend, Generator
 from smallcoder_lsp.completion.answers import agrees, ready_text
 from smallcoder_lsp.completion.budget import Throughput
-from smallcoder_lsp.completion.guesses import Guesses
+from smallcoder_lsp.completion.guesses import Guesses, after_enter
 from smallcoder_lsp.completion.jobs import HeldRequest, Job, JobBoard
 from smallcoder_lsp.completion.result import CAPPED, MODEL, NONE, PARTIAL, SUPERSEDED, TYPED, Completion
 from smallcoder_lsp.completion.suggestions import Suggestion, SuggestionCache
 from smallcoder_lsp.completion.worker import ModelStatus, ModelWorker
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import Document, DocumentStore
+from smallcoder_lsp.context.extract import LINE_COMPLETE, CompletionContext, extract_context
 from smallcoder_lsp.context.extract import NONE as NO_COMPLETION
-from smallcoder_lsp.context.extract import CompletionContext, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.stream import GenerationStats
 from smallcoder_lsp.errors import Cancelled, DocumentError, SmallcoderError
@@ -64,7 +65,7 @@ class Engine:
         self.worker = ModelWorker(config, self.throughput, loader, on_status)
         self.board = JobBoard()
         self.suggestions = SuggestionCache()
-        self.guesses = Guesses(self.worker, self.board, self.documents, self.suggestions, self.context_at)
+        self.guesses = Guesses(self.worker, self.board, self.documents, self.context_at)
         self.on_ready = on_ready
         self.last_stats: GenerationStats | None = None
         self.last_raw_text = ""
@@ -157,10 +158,12 @@ class Engine:
             return Completion("", offset, source=NONE, reason="completions are turned off (completion.enabled)")
         doc = self.documents.get(uri)
         ctx = self.context_at(uri, offset, doc)
+        text = doc.text  # bytes are immutable: a snapshot of the document as the request saw it
         if ctx.mode == NO_COMPLETION:
             log.debug("no completion at %s:%d: %s", uri, offset, ctx.reason)
+            if ctx.reason == LINE_COMPLETE:
+                self._prefetch(uri, text, ctx, offset, "")
             return Completion("", offset, ctx.line_prefix, source=NONE, reason=f"no completion expected: {ctx.reason}")
-        text = doc.text  # bytes are immutable: a snapshot of the document as the request saw it
         hit = self.suggestions.lookup(uri, text, offset)
         if hit is not None:
             suggestion, rest = hit
@@ -231,8 +234,11 @@ class Engine:
         loop = asyncio.get_running_loop()
         job = Job(uri, Suggestion.at(text, offset, multiline=ctx.multiline, done=False), ctx, invoked, loop)
         self.guesses.moved_to(uri, offset)
+        return self._start(job, self._decode_on_worker, text, offset)
+
+    def _start(self, job: Job, decode: Callable[[Job, bytes, int], Completion], text: bytes, offset: int) -> Job:
         self.board.start(job)
-        job.attach_future(self.worker.submit(self._decode_on_worker, job, text, offset, cancel=job.cancel))
+        job.attach_future(self.worker.submit(decode, job, text, offset, cancel=job.cancel))
         assert job.future is not None
         job.future.add_done_callback(lambda _: self.board.finished(job))
         return job
@@ -243,15 +249,64 @@ class Engine:
         # A failure here leaves the backend in doubt; the worker resets it (or loads it again) and says so.
         outcome = runtime.generate(job.uri, job.ctx, job.invoked, job.cancel, job.grow)
         generation = outcome.generation
-        self.last_stats, self.last_raw_text = generation.stats, generation.text
+        if not job.prefetched:  # a prefetch's figures are not a request's
+            self.last_stats, self.last_raw_text = generation.stats, generation.text
         log.debug("completion %r -> %r (%s)", generation.text, outcome.text, generation.stats)
         job.live.grow(outcome.text, done=True)
         self.suggestions.remember(job.uri, job.live)
-        if outcome.text and runtime.local:
-            self.guesses.prefetch(job.uri, text, job.ctx, offset, outcome.text)
+        # The line ends here: the suggestion's last line, or, when the model wrote nothing but a line break, the
+        # line as typed. What follows it is decoded next, while the user reads or types it.
+        line_done = not generation.text.strip() and generation.stats.stop_reason == "line_end"
+        if runtime.local and not job.prefetched and (outcome.text or line_done) and not job.loop.is_closed():
+            job.loop.call_soon_threadsafe(self._prefetch, job.uri, text, job.ctx, offset, outcome.text, job)
         return Completion(
             outcome.text, offset, job.ctx.line_prefix, job.ctx.multiline, generation.stats, MODEL, outcome.reason
         )
+
+    # -- prefetching the next line ----------------------------------------------------------------------------
+
+    def _prefetch(
+        self, uri: str, text: bytes, ctx: CompletionContext, offset: int, shown: str, after: Job | None = None
+    ) -> None:
+        """On the loop: decode, as the document's decode, what would follow if ``shown`` were accepted at
+        ``offset`` of ``text`` and Enter pressed; a request at the new line is answered from it (see
+        :mod:`.guesses`). Not over another decode a request is waiting on (``after`` is the one that wrote
+        ``shown``), nor twice for the same place."""
+        runtime = self.worker.runtime
+        if not self.config.completion.prefetch or runtime is None or not runtime.local or uri not in self.documents:
+            return
+        ahead = after_enter(text, ctx, offset, shown)
+        if ahead is None:
+            return
+        future, anchor = ahead
+        live = Suggestion.at(future, anchor, done=False)
+        current = self.board.decode(uri)
+        if after is not None and current is not after:
+            return  # a newer request came since
+        if current is not None and current is not after and not current.done and not current.prefetched:
+            return  # a request's decode: it is what the user waits for
+        if (
+            current is not None
+            and current.prefetched
+            and (current.live.anchor, current.live.before)
+            == (
+                live.anchor,
+                live.before,
+            )
+        ):
+            return
+        loop = asyncio.get_running_loop()
+        job = Job(uri, live, ctx, invoked=False, loop=loop, prefetched=True)
+        self._start(job, partial(self._prefetch_on_worker, ctx.language_id), future, anchor)
+
+    def _prefetch_on_worker(self, language_id: str, job: Job, text: bytes, offset: int) -> Completion:
+        job.cancel.check()
+        job.ctx = self.context_at(job.uri, offset, Document(job.uri, language_id, 0, text))
+        job.live.multiline = job.ctx.multiline
+        if job.ctx.mode == NO_COMPLETION:
+            job.live.grow("", done=True)
+            return Completion("", offset, job.ctx.line_prefix, source=NONE, reason=job.ctx.reason)
+        return self._decode_on_worker(job, text, offset)
 
     # -- telling our clients when a suggestion is ready -------------------------------------------------------
 

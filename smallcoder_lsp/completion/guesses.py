@@ -1,10 +1,11 @@
 """Work done before it is asked for: warm-ups and prefetches.
 
 - A warm-up prefills the prompt a document would get at a position (on open, or when the cursor jumps far), so
-  that the next request there starts warm.
-- A prefetch computes the suggestion that would follow if the one just shown were accepted and Enter pressed.
-
-Both are guesses: any real request cancels them.
+  that the next request there starts warm. Any real request cancels it.
+- A prefetch decodes the suggestion that would follow if the one just shown were accepted and Enter pressed, or,
+  at the end of a finished line, the next line's. It runs as the document's decode (see the engine), so a request
+  at the new line is answered from it, even while it still runs; a request anywhere else cancels it.
+  :func:`after_enter` is where it decodes.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from concurrent.futures import Future
 
 from smallcoder_lsp.completion.jobs import JobBoard
 from smallcoder_lsp.completion.runtime import Runtime
-from smallcoder_lsp.completion.suggestions import Suggestion, SuggestionCache
 from smallcoder_lsp.completion.worker import ModelWorker
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import Document, DocumentStore
-from smallcoder_lsp.context.extract import NONE, CompletionContext
+from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.errors import Cancelled, SmallcoderError
 
@@ -34,13 +34,11 @@ class Guesses:
         worker: ModelWorker,
         board: JobBoard,
         documents: DocumentStore,
-        suggestions: SuggestionCache,
         context_at: ContextAt,
     ) -> None:
         self.worker = worker
         self.board = board
         self.documents = documents
-        self.suggestions = suggestions
         self.context_at = context_at
         self._last_offset: dict[str, int] = {}
         self._warming: CancelToken | None = None
@@ -96,25 +94,16 @@ class Guesses:
         self._warming = self.board.guess()
         return self._run(lambda runtime, token: runtime.warm(uri, ctx, token), self._warming)
 
-    def prefetch(self, uri: str, text: bytes, ctx: CompletionContext, offset: int, shown: str) -> None:
-        """Compute the suggestion that would follow if ``shown`` were accepted and Enter pressed."""
-        if not self.config.completion.prefetch or ctx.line_suffix.strip():
-            return  # accepting would not end the line
-        last_line = (ctx.line_prefix + shown).split("\n")[-1]
-        indent = last_line[: len(last_line) - len(last_line.lstrip())]
-        if last_line.rstrip().endswith(":"):
-            indent += "\t" if indent.startswith("\t") else "    "
-        inserted = (shown + "\n" + indent).encode("utf-8", "surrogatepass")
-        future = Document(uri, ctx.language_id, 0, text[:offset] + inserted + text[offset:])
-        anchor = offset + len(inserted)
 
-        def work(runtime: Runtime, token: CancelToken) -> None:
-            ahead = self.context_at(uri, anchor, future)
-            if ahead.mode == NONE:
-                return
-            following = runtime.generate(uri, ahead, False, token).text
-            self.suggestions.remember(
-                uri, Suggestion.at(future.text, anchor, text=following, multiline=ahead.multiline)
-            )
-
-        self._run(work)
+def after_enter(text: bytes, ctx: CompletionContext, offset: int, shown: str) -> tuple[bytes, int] | None:
+    """The document ``text`` as it would be if ``shown`` were accepted at ``offset`` and Enter pressed (with the
+    indentation an editor gives the new line), and the cursor's offset there; None where that would not end the
+    line."""
+    if ctx.line_suffix.strip():
+        return None
+    last_line = (ctx.line_prefix + shown).split("\n")[-1]
+    indent = last_line[: len(last_line) - len(last_line.lstrip())]
+    if last_line.rstrip().endswith(":"):
+        indent += "\t" if indent.startswith("\t") else "    "
+    inserted = (shown + "\n" + indent).encode("utf-8", "surrogatepass")
+    return text[:offset] + inserted + text[offset:], offset + len(inserted)

@@ -3,7 +3,8 @@
 - One decode per document. A newer request that does not agree with it cancels it (it stops between two tokens
   or prefill chunks); a request for another document cancels it too, as the user has moved on.
 - One held request per document. A newer request for the same document answers the older one at once, empty.
-- Guesses (warm-ups, prefetches) are cancelled by any real request.
+- Guesses (warm-ups) are cancelled by any real request. A prefetch is a decode nobody asked for yet: a request
+  that agrees with it is answered from it, one that does not cancels it.
 - Claims: step-wise generations (docstrings) under a key; a newer one under the same key cancels the older.
 """
 
@@ -31,6 +32,8 @@ class Job:
     ctx: CompletionContext
     invoked: bool
     loop: asyncio.AbstractEventLoop
+    prefetched: bool = False
+    """Started before any request asked for it (see :mod:`.guesses`); it does not prefetch in turn."""
     cancel: CancelToken = field(default_factory=CancelToken)
     started: float = field(default_factory=time.perf_counter)
     future: Future[Completion] | None = field(default=None, repr=False)

@@ -28,6 +28,8 @@ from smallcoder_lsp.errors import PositionError
 MAX_CROSS_FILE_DEFINITIONS = 8
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 SINGLE, MULTI, NONE = "single", "multi", "none"
+LINE_COMPLETE = "the line is complete"
+"""Why nothing is completed at the end of a line that is finished (the engine decodes the next one instead)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def completion_mode(doc: Document, offset: int, line_prefix: str, line_suffix: s
         opens = previous.rstrip().endswith((":", "{", "(", "[", "=>"))
         return (MULTI, "") if opens or indent_width(line_prefix) > indent_width(previous) else (SINGLE, "")
     if not line_suffix.strip() and _line_is_closed(doc, line, line_prefix):
-        return NONE, "the line is complete"
+        return NONE, LINE_COMPLETE
     return SINGLE, ""
 
 

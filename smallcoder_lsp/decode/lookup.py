@@ -1,10 +1,12 @@
-"""Guesses at the next tokens from the text the model has already seen (prompt lookup).
+"""Draft tokens from the text the model has already seen (prompt lookup).
 
 Code repeats itself: a name written above is written again, a call is made like the one before it, a branch
 mirrors its neighbour. When the last few tokens of prompt and generation occurred before, the tokens that
-followed them then are a cheap guess at what comes next. The decode evaluates the guesses with the token it
+followed them then are a cheap draft of what comes next. The decode evaluates the drafts with the token it
 took, in one batch (see :class:`~smallcoder_lsp.backends.base.Lookahead`), and keeps each one only while it is
-the token the decode would have chosen anyway: the text is the same as without guesses, only sooner.
+the token the decode would have chosen anyway: the text is what the decode would have written without them,
+only sooner (up to rounding: llama.cpp computes a batch with other kernels than a single token, and the two
+differ by as much as they each differ from the unquantized model, so a near-tie may go the other way).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 LONGEST = 3
 """The longest run of last tokens looked up; shorter runs are tried when it never occurred."""
 SHORTEST = 2
-"""A single token is too weak a clue: measured on real code, guesses after one matching token lost more
+"""A single token is too weak a clue: measured on real code, drafts after one matching token lost more
 evaluation time than they saved."""
 SEARCHED = 4096
 """How many of the latest tokens are searched."""

@@ -22,7 +22,7 @@ def score_tokens(session: Session, tokens: Sequence[int], cancel: CancelToken | 
     if not tokens:
         return []
     if session.ahead:
-        raise ValueError("scoring follows a prefill, not a decode's guesses")
+        raise ValueError("scoring follows a prefill, not a decode's drafts")
     if len(session.tokens) + len(tokens) > session.context_length:
         raise ValueError("scoring would overflow the context")
     if cancel is not None:

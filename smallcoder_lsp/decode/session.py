@@ -3,9 +3,9 @@
 This is written once, above the backends: keep what the cache shares with the new prompt, trim the rest, and
 evaluate only the new tail, in chunks with a cancellation check between them.
 
-While decoding, a token may be taken together with guesses at the tokens after it (``take``): on a backend that
+While decoding, a token may be taken together with draft tokens to follow it (``take``): on a backend that
 can evaluate ahead (:class:`~smallcoder_lsp.backends.base.Lookahead`) they go into the cache in one batch, and
-taking a guessed token later costs nothing. Guesses the decode does not take are trimmed away.
+taking a drafted token later costs nothing. Drafts the decode does not take are trimmed away.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ class Session:
         self.backend = backend
         self.chunk_size = chunk_size
         self.lookahead = lookahead
-        """How many guessed tokens a decode may evaluate with each token it takes (0: none; see ``take``)."""
+        """How many drafted tokens a decode may evaluate with each token it takes (0: none; see ``take``)."""
         self.tokens: list[int] = []
-        """Exactly the tokens the backend's KV cache holds, in order (guesses not yet taken included)."""
+        """Exactly the tokens the backend's KV cache holds, in order (drafts not yet taken included)."""
         self.ahead: list[int] = []
-        """The guesses at the end of ``tokens`` that the decode has not taken (yet)."""
-        self.guessed = 0
-        self.guesses_taken = 0
-        """How many guesses were evaluated, and how many of them were taken, since the session began."""
+        """The drafts at the end of ``tokens`` that the decode has not taken (yet)."""
+        self.drafted = 0
+        self.drafts_taken = 0
+        """How many drafts were evaluated, and how many of them were taken, since the session began."""
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
@@ -101,25 +101,25 @@ class Session:
         self.backend.evaluate([token])
         self.tokens.append(token)
 
-    def take(self, token: int, guess: Callable[[int], Sequence[int]] | None = None) -> None:
-        """Take ``token`` as the decode's next token. When it is the next guess already in the cache, that costs
-        nothing; otherwise the guesses not taken are trimmed away, and ``token`` is evaluated with ``guess(token)``
-        (guesses at the tokens after it) in one batch, where the backend can (else alone)."""
+    def take(self, token: int, draft: Callable[[int], Sequence[int]] | None = None) -> None:
+        """Take ``token`` as the decode's next token. When it is the next draft already in the cache, that costs
+        nothing; otherwise the drafts not taken are trimmed away, and ``token`` is evaluated with ``draft(token)``
+        (draft tokens to follow it) in one batch, where the backend can (else alone)."""
         if self.ahead and self.ahead[0] == token:
-            self.backend.step_ahead()  # type: ignore[attr-defined]  # only a Lookahead backend has guesses
+            self.backend.step_ahead()  # type: ignore[attr-defined]  # only a Lookahead backend has drafts
             self.ahead.pop(0)
-            self.guesses_taken += 1
+            self.drafts_taken += 1
             return
         self._drop_ahead()
         room = self.context_length - len(self.tokens) - 1
-        guesses = list(guess(token))[: max(0, room)] if guess is not None and self.can_look_ahead else []
-        if not guesses:
+        drafts = list(draft(token))[: max(0, room)] if draft is not None and self.can_look_ahead else []
+        if not drafts:
             self.append(token)
             return
-        self.backend.evaluate_ahead([token, *guesses])  # type: ignore[attr-defined]
-        self.tokens += [token, *guesses]
-        self.ahead = guesses
-        self.guessed += len(guesses)
+        self.backend.evaluate_ahead([token, *drafts])  # type: ignore[attr-defined]
+        self.tokens += [token, *drafts]
+        self.ahead = drafts
+        self.drafted += len(drafts)
 
     def _drop_ahead(self) -> None:
         if self.ahead:

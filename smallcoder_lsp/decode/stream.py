@@ -34,9 +34,9 @@ class GenerationStats:
     """Sum of the log-probabilities of the generated tokens (the end token included when it ended them)."""
     candidates: int = 1
     """How many candidates were compared (see completion/candidates.py)."""
-    guessed: int = 0
-    guesses_taken: int = 0
-    """Tokens evaluated ahead as guesses (see :mod:`.lookup`), and how many of them the decode took."""
+    drafted: int = 0
+    drafts_taken: int = 0
+    """Tokens evaluated ahead as drafts (see :mod:`.lookup`), and how many of them the decode took."""
 
     @property
     def prefill_tok_s(self) -> float:
@@ -61,11 +61,11 @@ def generate_step(
     session: Session,
     choose: Callable[[], tuple[int, float]],
     cancel: CancelToken | None = None,
-    guess: Callable[[int], Sequence[int]] | None = None,
+    draft: Callable[[int], Sequence[int]] | None = None,
 ) -> Iterator[tuple[int, float]]:
     """Yield (token, its log-probability) from ``choose`` forever. A token is evaluated only when the consumer
-    asks for the next one, so the decode never takes a token that was not kept; ``guess(token)`` may offer
-    guesses at the tokens after it, evaluated with it (see ``Session.take``)."""
+    asks for the next one, so the decode never takes a token that was not kept; ``draft(token)`` may offer
+    draft tokens to follow it, evaluated with it (see ``Session.take``)."""
     while True:
         if cancel is not None:
             cancel.check()
@@ -73,7 +73,7 @@ def generate_step(
         yield token, logprob
         if session.position >= session.context_length:
             return
-        session.take(token, guess)
+        session.take(token, draft)
 
 
 def stream(
@@ -105,20 +105,20 @@ def stream(
     eos = backend.info.eos_ids
     detok = StreamingDetokenizer()
     pending = list(forced)
-    guessed, taken = session.guessed, session.guesses_taken
+    drafted, taken = session.drafted, session.drafts_taken
 
-    def guess(token: int) -> list[int]:
-        """The forced tokens still to come are sure guesses; then what followed these tokens before. A line's
+    def draft(token: int) -> list[int]:
+        """The forced tokens still to come are sure drafts; then what followed these tokens before. A line's
         decode stops at its line break: nothing after one is worth evaluating."""
         if not session.lookahead and not pending:
             return []
         seen = [*session.tokens[: session.position], token, *pending]
-        guesses = [*pending, *lookup(seen, session.lookahead)]
+        drafts = [*pending, *lookup(seen, session.lookahead)]
         if not rules.multiline:
-            for i, t in enumerate(guesses):
+            for i, t in enumerate(drafts):
                 if t in eos or "\n" in piece_of(t):
-                    return guesses[:i]
-        return guesses
+                    return drafts[:i]
+        return drafts
 
     def piece_of(token: int) -> str:
         return END if token in eos else backend.detokenize([token]).decode("utf-8", "ignore")
@@ -141,7 +141,7 @@ def stream(
     decode_start = time.perf_counter()
     stats.stop_reason = "context"
     emitted = 0
-    for token, logprob in generate_step(session, choose, cancel, guess):
+    for token, logprob in generate_step(session, choose, cancel, draft):
         if stats.first_token_s is None:
             stats.first_token_s = time.perf_counter() - started
         stats.logprob += logprob
@@ -164,7 +164,7 @@ def stream(
             stats.stop_reason = reason
             break
     stats.decode_s = time.perf_counter() - decode_start
-    stats.guessed, stats.guesses_taken = session.guessed - guessed, session.guesses_taken - taken
+    stats.drafted, stats.drafts_taken = session.drafted - drafted, session.drafts_taken - taken
 
 
 def complete(

@@ -142,3 +142,39 @@ def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backen
     # A batch and single tokens go through different matmul kernels (on some CPUs they differ by up to ~0.07).
     assert np.allclose(batched, one_by_one, atol=0.1), (batched, one_by_one)
     assert sum(batched) > -30  # the model finds the obvious continuation likely
+
+
+@pytest.mark.model
+def test_tokens_evaluated_ahead_give_the_logits_after_each_and_decode_on_from_the_one_reached(backend: Backend):
+    from smallcoder_lsp.backends.base import Lookahead
+
+    if not isinstance(backend, Lookahead):
+        pytest.skip(f"{type(backend).__name__} evaluates one token at a time while decoding")
+    prompt = backend.tokenize(PROMPT, add_bos=True)
+    ahead = backend.tokenize(" fibonacci(n - 1) + fibonacci(n - 2)\n", add_bos=False)
+    fresh_logits(backend, prompt)
+    backend.evaluate(ahead)  # the same batch through the plain path: its last row
+    last = backend.logits()
+    fresh_logits(backend, prompt)
+    backend.evaluate_ahead(ahead)
+    assert backend.n_cached == len(prompt) + len(ahead)
+    rows = [backend.logits()]
+    for _ in ahead[1:]:
+        backend.step_ahead()
+        rows.append(backend.logits())
+    with pytest.raises(RuntimeError):
+        backend.step_ahead()
+    assert close_logits(rows[-1], last)
+    # after each token, the model expects the next one: the rows are each position's, in order
+    assert sum(int(np.argmax(r) == t) for r, t in zip(rows, ahead[1:], strict=False)) >= len(ahead) // 2
+    # the decode goes on from a row reached: the tokens past it are trimmed, the one taken there evaluated
+    fresh_logits(backend, prompt)
+    backend.evaluate_ahead(ahead)
+    backend.step_ahead()
+    assert int(np.argmax(backend.logits())) == int(np.argmax(rows[1]))
+    backend.trim(len(prompt) + 2)
+    backend.evaluate(ahead[2:3])
+    after = backend.logits()
+    fresh_logits(backend, prompt)
+    backend.evaluate(ahead[:3])
+    assert int(np.argmax(after)) == int(np.argmax(backend.logits()))

@@ -28,6 +28,8 @@ def stats(prompt: int, reused: int, first_ms: float, generated: int = 4, decode_
         "first_token_s": first_ms / 1000,
         "generated_tokens": generated,
         "decode_s": decode_s,
+        "drafted": 3,
+        "drafts_taken": 2,
     }
 
 
@@ -79,6 +81,7 @@ def test_typing_summary_counts_only_non_empty_answers_in_time_as_shown():
     assert s["reuse_ratio"] == pytest.approx(189 / 300)
     assert s["prefill_tok_s"] == pytest.approx((10 + 100 + 1) / 0.210)
     assert s["decode_tok_s"] == pytest.approx(12 / 0.3)
+    assert s["drafts_taken"] == pytest.approx(2 / 3)
     assert s["warm_first_token_ms"]["p50"] == pytest.approx(10.0)  # the two warm ones: 15 and 5 ms
     assert s["first_token_ms"]["p99"] <= 190
     assert s["shown_valid_rate"] == pytest.approx(0.5)

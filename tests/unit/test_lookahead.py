@@ -1,4 +1,4 @@
-"""Guessed tokens evaluated ahead of the decode: the same text, fewer evaluations."""
+"""Drafted tokens evaluated ahead of the decode: the same text, fewer evaluations."""
 
 from collections.abc import Sequence
 
@@ -59,7 +59,7 @@ def test_lookup_takes_what_followed_the_latest_occurrence_of_the_last_tokens():
 
 
 @pytest.mark.parametrize("multiline", [False, True])
-def test_guesses_give_the_same_text_with_fewer_evaluations(multiline):
+def test_drafts_give_the_same_text_with_fewer_evaluations(multiline):
     prompt = "a = f(x, y)\nb = f(x, y)\nc = "
     reply = "f(x, y)\nd = f(x, y)\n"
     texts, calls = [], []
@@ -72,34 +72,34 @@ def test_guesses_give_the_same_text_with_fewer_evaluations(multiline):
         calls.append(len(backend.evaluate_calls))
         assert backend.cache == session.tokens and session.position == len(session.tokens) - len(session.ahead)
         if lookahead:
-            assert generation.stats.guesses_taken > 0
-            assert generation.stats.guessed >= generation.stats.guesses_taken
+            assert generation.stats.drafts_taken > 0
+            assert generation.stats.drafted >= generation.stats.drafts_taken
     assert texts[0] == texts[1] and texts[0].startswith("f(x, y)\n")
     assert calls[1] < calls[0]
 
 
-def test_a_wrong_guess_is_trimmed_away_and_the_decode_goes_on_from_the_right_token():
+def test_a_wrong_draft_is_trimmed_away_and_the_decode_goes_on_from_the_right_token():
     prompt = "ab1ab2a"
     backend = AheadFake({prompt: "b3!"})
     session = Session(backend, lookahead=3)
     generation = complete(session, backend.tokenize(prompt, add_bos=True), StopRules(multiline=False), Sampler())
-    assert generation.text == "b3!"  # the guess after "ab" was "2ab": wrong at once
-    assert generation.stats.guessed > 0 and generation.stats.guesses_taken == 0
+    assert generation.text == "b3!"  # the draft after "ab" was "2ab": wrong at once
+    assert generation.stats.drafted > 0 and generation.stats.drafts_taken == 0
     assert backend.cache == session.tokens
 
 
-def test_a_single_line_guesses_nothing_after_its_line_break():
+def test_a_single_line_drafts_nothing_after_its_line_break():
     prompt = "x = 1\ny = 2\nx = 1\ny = 2\nx = "
     backend = AheadFake({prompt: "1\n"})
     session = Session(backend, lookahead=8)
     complete(session, backend.tokenize(prompt, add_bos=True), StopRules(multiline=False), Sampler())
-    assert b"\n" not in backend.detokenize(session.ahead) and session.guessed < 8
+    assert b"\n" not in backend.detokenize(session.ahead) and session.drafted < 8
 
 
 def test_forced_tokens_are_evaluated_in_one_batch_with_their_log_probabilities():
     prompt = "def f():\n    "
     backend = AheadFake({prompt: "return 1\n"})
-    session = Session(backend)  # no lookahead: forced tokens are sure guesses all the same
+    session = Session(backend)  # no lookahead: forced tokens are sure drafts all the same
     forced = backend.tokenize("retu", add_bos=False)
     steps: list[tuple[int, float]] = []
     tokens = backend.tokenize(prompt, add_bos=True)
@@ -112,7 +112,7 @@ def test_forced_tokens_are_evaluated_in_one_batch_with_their_log_probabilities()
     assert [t for t, _ in steps[: len(forced)]] == forced and all(lp > -1 for _, lp in steps)
 
 
-def test_the_next_prefill_and_a_document_switch_forget_the_guesses_not_taken():
+def test_the_next_prefill_and_a_document_switch_forget_the_drafts_not_taken():
     backend = AheadFake({"ab": "c"})
     session = Session(backend, lookahead=3)
     session.prefill(backend.tokenize("xyzab", add_bos=True))
