@@ -121,7 +121,9 @@ class Engine:
         return self.guesses.warm(uri, offset)
 
     def claim(self, key: str) -> CancelToken:
-        """A cancel token for a step-wise request under ``key``; an older one under the same key is cancelled."""
+        """A cancel token for a step-wise request under ``key``; an older one under the same key is cancelled, and
+        so is a prefetch (it would hold the worker)."""
+        self.board.cancel_prefetches("a docstring was asked for")
         return self.board.claim(key)
 
     def release(self, key: str, token: CancelToken) -> None:

@@ -114,6 +114,13 @@ class JobBoard:
                 token.cancel("a completion request came")
             self._decodes[job.uri] = job
 
+    def cancel_prefetches(self, reason: str) -> None:
+        """Stop the decodes no request waits on, so that work that was asked for goes first."""
+        with self._lock:
+            jobs = [job for job in self._decodes.values() if job.prefetched and not job.done]
+        for job in jobs:
+            job.cancel.cancel(reason)
+
     def finished(self, job: Job) -> None:
         """A finished decode stays (a request at the same place is answered from it) unless it failed."""
         failed = job.cancel.cancelled or (job.future is not None and job.future.exception() is not None)

@@ -71,3 +71,13 @@ async def test_no_prefetch_when_it_is_turned_off():
     engine = engine_with(FakeBackend({LINE + "\n    ": "return total\n"}), prefetch=False)
     await engine.complete(URI, type_text(engine, LINE))
     assert engine.board.decode(URI) is None
+
+
+async def test_a_docstring_request_stops_a_running_prefetch():
+    backend = SlowFake({LINE + "\n    ": "return total + 1\n"}, delay=0.03)
+    engine = engine_with(backend)
+    await engine.complete(URI, type_text(engine, LINE))
+    prefetch = engine.board.decode(URI)
+    assert prefetch is not None and not prefetch.done
+    token = engine.claim("docstring " + URI)
+    assert prefetch.cancel.cancelled and not token.cancelled
