@@ -287,16 +287,8 @@ class Engine:
             return  # a newer request came since
         if current is not None and current is not after and not current.done and not current.prefetched:
             return  # a request's decode: it is what the user waits for
-        if (
-            current is not None
-            and current.prefetched
-            and (current.live.anchor, current.live.before)
-            == (
-                live.anchor,
-                live.before,
-            )
-        ):
-            return
+        if current is not None and current.prefetched and current.live.rest_after(future, anchor) is not None:
+            return  # already decoding there
         loop = asyncio.get_running_loop()
         job = Job(uri, live, ctx, invoked=False, loop=loop, prefetched=True)
         self._start(job, partial(self._prefetch_on_worker, ctx.language_id), future, anchor)
