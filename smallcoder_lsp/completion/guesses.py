@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -95,6 +96,10 @@ class Guesses:
         return self._run(lambda runtime, token: runtime.warm(uri, ctx, token), self._warming)
 
 
+ENDS_BLOCK = re.compile(r"\s*(?:return|raise|pass|break|continue)\b")
+"""A Python line after which editors give the next line one level less."""
+
+
 def after_enter(text: bytes, ctx: CompletionContext, offset: int, shown: str) -> tuple[bytes, int] | None:
     """The document ``text`` as it would be if ``shown`` were accepted at ``offset`` and Enter pressed (with the
     indentation an editor gives the new line), and the cursor's offset there; None where that would not end the
@@ -103,7 +108,10 @@ def after_enter(text: bytes, ctx: CompletionContext, offset: int, shown: str) ->
         return None
     last_line = (ctx.line_prefix + shown).split("\n")[-1]
     indent = last_line[: len(last_line) - len(last_line.lstrip())]
+    unit = "\t" if indent.startswith("\t") else "    "
     if last_line.rstrip().endswith(":"):
-        indent += "\t" if indent.startswith("\t") else "    "
+        indent += unit
+    elif ctx.language_id == "python" and ENDS_BLOCK.match(last_line) and indent.endswith(unit):
+        indent = indent[: -len(unit)]  # as VS Code's and Vim's Python indentation do
     inserted = (shown + "\n" + indent).encode("utf-8", "surrogatepass")
     return text[:offset] + inserted + text[offset:], offset + len(inserted)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from smallcoder_lsp.context.demands import LineDemands, line_demands
+from smallcoder_lsp.context.demands import LineDemands, indent_width, line_demands
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.languages import LanguageSpec, language_spec
 from smallcoder_lsp.context.scopes import imports_above, scope_header, top_level_definitions
@@ -80,11 +80,6 @@ class CompletionContext:
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
-
-
-def indent_width(line: str) -> int:
-    expanded = line.expandtabs(4)
-    return len(expanded) - len(expanded.lstrip())
 
 
 def _previous_code_line(doc: Document, line: int) -> str:

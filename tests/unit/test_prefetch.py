@@ -81,3 +81,22 @@ async def test_a_docstring_request_stops_a_running_prefetch():
     assert prefetch is not None and not prefetch.done
     token = engine.claim("docstring " + URI)
     assert prefetch.cancel.cancelled and not token.cancelled
+
+
+def test_the_new_line_is_indented_as_an_editor_would():
+    from smallcoder_lsp.completion.guesses import after_enter
+    from smallcoder_lsp.context.documents import Document
+    from smallcoder_lsp.context.extract import extract_context
+
+    def enter(before: str, shown: str = "", language: str = "python") -> str:
+        doc = Document(URI, language, 1, before.encode())
+        ahead = after_enter(doc.text, extract_context(doc, len(doc.text), 4000, 1000), len(doc.text), shown)
+        assert ahead is not None
+        return ahead[0].decode().rsplit("\n", 1)[1]
+
+    assert enter("def f(n):\n    x = g(n)") == "    "
+    assert enter("def f(n):\n    if n:") == "        "
+    assert enter("def f(n):\n    if n:\n        return n") == "    "  # a block ends: one level less
+    assert enter("def f(n):\n    for x in n:\n        ", "continue") == "    "
+    assert enter("def f(n):\n    returned = n") == "    "  # a name that starts like the keyword is no keyword
+    assert enter("int f() {\n    return 1;", language="c") == "    "
