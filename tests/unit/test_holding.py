@@ -8,6 +8,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from smallcoder_lsp.backends.fake import EOS, OFFSET, VOCAB, FakeBackend
 from smallcoder_lsp.completion.engine import Engine
@@ -231,10 +232,12 @@ async def test_an_accepted_suggestion_is_followed_by_a_prefetched_one():
     assert backend.evaluated_tokens == evaluated
 
 
-async def test_fast_typing_leaves_no_queue():
-    # Every prompt gets an 11-token answer at 50 ms a token: the model is slower than the typist.
+@pytest.mark.parametrize("prefetch", [False, True])
+async def test_fast_typing_leaves_no_queue(prefetch):
+    # Every prompt gets an 11-token answer at 50 ms a token: the model is slower than the typist. A prefetch
+    # (after ")", a finished line) is one more decode the next key must stop.
     backend = SlowFake({"": " 3 - n - 1\n"}, delay=0.05)
-    engine = engine_with(backend, prefetch=False)
+    engine = engine_with(backend, prefetch=prefetch)
     requests = []
     # 24 keys, 30 ms apart; the last is no word or space, so the newest prompt is not healed (backed up).
     for ch in "value = compute(n) + 2 *":
