@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from smallcoder_lsp.backends.llama_cpp import SERVER_LAUNCH
 from smallcoder_lsp.bench.metrics import typing_summary
 from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.records import RequestRecord
@@ -42,8 +43,8 @@ def free_port() -> int:
 def start_server(model: str, port: int, threads: int | None) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
-        "-m",
-        "llama_cpp.server",
+        "-c",
+        SERVER_LAUNCH,  # as our backend loads the model (on a CPU with AMX, llama.cpp's AMX path crashes)
         "--model",
         model,
         "--host",

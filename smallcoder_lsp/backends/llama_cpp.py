@@ -74,6 +74,17 @@ def without_extra_buffer_types(llama_cpp_lib: object) -> Iterator[None]:
         module.llama_model_default_params = defaults
 
 
+SERVER_LAUNCH = """
+import contextlib, runpy, llama_cpp
+from smallcoder_lsp.backends.llama_cpp import cpu_has_amx, without_extra_buffer_types
+with without_extra_buffer_types(llama_cpp) if cpu_has_amx() else contextlib.nullcontext():
+    runpy.run_module("llama_cpp.server", run_name="__main__")
+"""
+"""A ``python -c`` program that runs llama-cpp-python's OpenAI-compatible server (its arguments follow), loading
+the model as this backend does: on a CPU with AMX, without extra buffer types. For the remote backend's tests and
+the bench's peer comparison."""
+
+
 class LlamaCppBackend:
     def __init__(self, spec: ModelSpec) -> None:
         import llama_cpp

@@ -19,6 +19,7 @@ import pytest
 
 from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import Backend, ModelSpec
+from smallcoder_lsp.backends.llama_cpp import SERVER_LAUNCH
 from smallcoder_lsp.models.files import embedded_model_path
 from smallcoder_lsp.models.hardware import importable
 
@@ -108,16 +109,6 @@ def wait_for_server(url: str, proc: subprocess.Popen[bytes], timeout: float = 18
         except OSError:
             time.sleep(0.5)
     raise TimeoutError("the server did not come up")
-
-
-# llama-cpp-python's server, loaded as our backend loads the model: on a CPU with AMX, without extra buffer types
-# (their AMX path segfaults in the first evaluation; see smallcoder_lsp/backends/llama_cpp.py).
-SERVER_LAUNCH = """
-import contextlib, runpy, llama_cpp
-from smallcoder_lsp.backends.llama_cpp import cpu_has_amx, without_extra_buffer_types
-with without_extra_buffer_types(llama_cpp) if cpu_has_amx() else contextlib.nullcontext():
-    runpy.run_module("llama_cpp.server", run_name="__main__")
-"""
 
 
 @pytest.fixture(scope="session")
