@@ -5,7 +5,7 @@
 - A prefetch decodes the suggestion that would follow if the one just shown were accepted and Enter pressed, or,
   at the end of a finished line, the next line's. It runs as the document's decode (see the engine), so a request
   at the new line is answered from it, even while it still runs; a request anywhere else cancels it.
-  :func:`after_enter` is where it decodes.
+  :func:`after_enter` gives the document and the cursor it decodes for.
 """
 
 from __future__ import annotations
