@@ -112,6 +112,7 @@ def after_enter(text: bytes, ctx: CompletionContext, offset: int, shown: str) ->
     if last_line.rstrip().endswith(":"):
         indent += unit
     elif ctx.language_id == "python" and ENDS_BLOCK.match(last_line) and indent.endswith(unit):
-        indent = indent[: -len(unit)]  # as VS Code's and Vim's Python indentation do
+        indent = indent[: -len(unit)]  # as (Neo)Vim's Python indentation does; VS Code's Python extension too, but
+        # for `return` only in some versions
     inserted = (shown + "\n" + indent).encode("utf-8", "surrogatepass")
     return text[:offset] + inserted + text[offset:], offset + len(inserted)
