@@ -8,7 +8,7 @@ import pytest
 
 from smallcoder_lsp.backends.base import Lookahead, Scorer
 from smallcoder_lsp.backends.fake import FakeBackend
-from smallcoder_lsp.completion.guard import CallWatch, GuardedBackend
+from smallcoder_lsp.completion.guard import Abandoned, CallWatch, GuardedBackend
 from smallcoder_lsp.decode.lookup import lookup
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.scoring import score_tokens
@@ -134,7 +134,5 @@ def test_the_guard_times_the_optional_calls_and_offers_only_those_the_backend_ha
     assert not isinstance(plain, Lookahead) and isinstance(ahead, Lookahead)
     assert not isinstance(plain, Scorer)
     watch.abandoned = True  # a timed call on an abandoned watch unwinds at once
-    from smallcoder_lsp.completion.guard import Abandoned
-
     with pytest.raises(Abandoned):
         ahead.evaluate_ahead([2, 3])

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from smallcoder_lsp.backends.fake import FakeBackend
+from smallcoder_lsp.completion.guesses import after_enter
+from smallcoder_lsp.context.documents import Document
+from smallcoder_lsp.context.extract import extract_context
 from tests.unit.test_holding import URI, SlowFake, drain, engine_with, type_text
 
 LINE = "total = compute(n)"
@@ -84,10 +87,6 @@ async def test_a_docstring_request_stops_a_running_prefetch():
 
 
 def test_the_new_line_is_indented_as_an_editor_would():
-    from smallcoder_lsp.completion.guesses import after_enter
-    from smallcoder_lsp.context.documents import Document
-    from smallcoder_lsp.context.extract import extract_context
-
     def enter(before: str, shown: str = "", language: str = "python") -> str:
         doc = Document(URI, language, 1, before.encode())
         ahead = after_enter(doc.text, extract_context(doc, len(doc.text), 4000, 1000), len(doc.text), shown)
