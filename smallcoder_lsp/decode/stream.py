@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.detokenizer import StreamingDetokenizer
@@ -76,6 +77,23 @@ def generate_step(
         session.take(token, draft)
 
 
+def drafts_after(
+    session: Session, token: int, forced: Sequence[int], ends: Callable[[int], bool] | None = None
+) -> list[int]:
+    """Draft tokens to evaluate with ``token`` (see ``Session.take``): the ``forced`` tokens still to come, which
+    are sure, then what followed these tokens earlier in the cache (:mod:`.lookup`); none from the first one that
+    ``ends`` the generation on."""
+    if not session.lookahead and not forced:
+        return []
+    seen = [*session.tokens[: session.position], token, *forced]
+    drafts = [*forced, *lookup(seen, session.lookahead)]
+    if ends is not None:
+        for i, t in enumerate(drafts):
+            if ends(t):
+                return drafts[:i]
+    return drafts
+
+
 def stream(
     session: Session,
     prompt: Sequence[int],
@@ -107,19 +125,6 @@ def stream(
     pending = list(forced)
     drafted, taken = session.drafted, session.drafts_taken
 
-    def draft(token: int) -> list[int]:
-        """The forced tokens still to come are sure drafts; then what followed these tokens before. A line's
-        decode stops at its line break: nothing after one is worth evaluating."""
-        if not session.lookahead and not pending:
-            return []
-        seen = [*session.tokens[: session.position], token, *pending]
-        drafts = [*pending, *lookup(seen, session.lookahead)]
-        if not rules.multiline:
-            for i, t in enumerate(drafts):
-                if t in eos or "\n" in piece_of(t):
-                    return drafts[:i]
-        return drafts
-
     def piece_of(token: int) -> str:
         return END if token in eos else backend.detokenize([token]).decode("utf-8", "ignore")
 
@@ -141,6 +146,9 @@ def stream(
     decode_start = time.perf_counter()
     stats.stop_reason = "context"
     emitted = 0
+    # A line's decode stops at its line break: nothing after one is worth evaluating.
+    ends = None if rules.multiline else (lambda token: token in eos or "\n" in piece_of(token))
+    draft = partial(drafts_after, session, forced=pending, ends=ends)
     for token, logprob in generate_step(session, choose, cancel, draft):
         if stats.first_token_s is None:
             stats.first_token_s = time.perf_counter() - started
