@@ -18,6 +18,8 @@ from smallcoder_lsp.errors import Cancelled
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "    x = [1, 2]  # tabs\tand spaces", "naïve café 日本語 🎉 end"]
 PROMPT = "def fibonacci(n):\n    if n < 2:\n        return n\n    return"
+CONTINUATION = " fibonacci(n - 1) + fibonacci(n - 2)\n"
+"""What the model writes after ``PROMPT``: a span whose tokens it expects, one after the other."""
 
 
 def close_logits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -130,7 +132,7 @@ def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backen
     if not isinstance(backend, Scorer):
         pytest.skip(f"{type(backend).__name__} scores token by token (the generic path)")
     prompt = backend.tokenize(PROMPT, add_bos=True)
-    span = backend.tokenize(" fibonacci(n - 1) + fibonacci(n - 2)\n", add_bos=False)
+    span = backend.tokenize(CONTINUATION, add_bos=False)
     fresh_logits(backend, prompt)
     batched = backend.score(span)
     assert backend.n_cached == len(prompt) + len(span)
@@ -151,7 +153,7 @@ def test_tokens_evaluated_ahead_give_the_logits_after_each_and_decode_on_from_th
     if not isinstance(backend, Lookahead):
         pytest.skip(f"{type(backend).__name__} evaluates one token at a time while decoding")
     prompt = backend.tokenize(PROMPT, add_bos=True)
-    ahead = backend.tokenize(" fibonacci(n - 1) + fibonacci(n - 2)\n", add_bos=False)
+    ahead = backend.tokenize(CONTINUATION, add_bos=False)
     fresh_logits(backend, prompt)
     backend.evaluate(ahead)  # the same batch through the plain path: its last row
     last = backend.logits()
