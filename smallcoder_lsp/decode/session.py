@@ -66,8 +66,9 @@ class Session:
         """How many tokens the decode has taken, prompt included: the cache holds ``ahead`` beyond them."""
         return len(self.tokens) - len(self.ahead)
 
-    @property
+    @cached_property
     def can_look_ahead(self) -> bool:
+        """Whether the backend is a :class:`Lookahead` one (checked once: the check is not free per token)."""
         return isinstance(self.backend, Lookahead)
 
     def prefill(self, prompt: Sequence[int], cancel: CancelToken | None = None) -> PrefillStats:
