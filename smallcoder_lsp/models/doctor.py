@@ -11,6 +11,7 @@ from smallcoder_lsp.models import hardware, loading
 from smallcoder_lsp.models.convert import converted_dir
 from smallcoder_lsp.models.files import EMBEDDED_NAME, resolve_model_path
 from smallcoder_lsp.models.selftest import SelfTest
+from smallcoder_lsp.models.vocabulary import code_vocabulary_model
 
 LOCAL = ("llama_cpp", "mlx", "torch")
 """The backends a self-test can measure (a remote server's rate is the server's)."""
@@ -59,7 +60,13 @@ def model_line(config: Config, backend: str) -> str:
         folder = converted_dir(gguf)
         state = "converted" if folder.exists() else "converted on first load"
         return f"{name}: Hugging Face folder {folder} ({state})"
-    return f"{name}: {gguf}"
+    if not config.code_vocabulary:
+        return f"{name}: {gguf}"
+    try:
+        cut = code_vocabulary_model(gguf)
+    except SmallcoderError as exc:
+        return f"{name}: {gguf} ({exc})"
+    return f"{name}: {gguf}" + (f", run cut to the code vocabulary: {cut}" if cut != gguf else "")
 
 
 def report(config: Config, profile: hardware.Profile | None = None, tests: Mapping[str, SelfTest] | None = None) -> str:

@@ -16,6 +16,7 @@ from smallcoder_lsp.models import hardware, rates
 from smallcoder_lsp.models.convert import hf_model_folder
 from smallcoder_lsp.models.files import resolve_model_path
 from smallcoder_lsp.models.selftest import SelfTest, run_self_test
+from smallcoder_lsp.models.vocabulary import code_vocabulary_model
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,10 @@ def model_spec(config: Config, backend: str) -> ModelSpec:
         return ModelSpec(config.model, config.context_length, config.threads)
     if backend in HF_BACKENDS:
         return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
-    return ModelSpec(str(resolve_model_path(config.model)), config.context_length, config.threads)
+    path = resolve_model_path(config.model)
+    if config.code_vocabulary:
+        path = code_vocabulary_model(path)
+    return ModelSpec(str(path), config.context_length, config.threads)
 
 
 def release_thread() -> None:

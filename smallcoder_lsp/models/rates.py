@@ -79,6 +79,7 @@ def fingerprint(backend: str, config: Config, profile: Profile) -> dict[str, Any
         "backend": backend,
         "hardware": [profile.os, profile.arch, profile.cpu_model, profile.cpu_cores, *profile.cuda_devices],
         "model": model_identity(config.model),
+        "code_vocabulary": config.code_vocabulary,
         "threads": config.threads,
         "context_length": config.context_length,
         "runtime": versions(backend),

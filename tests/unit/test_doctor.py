@@ -71,3 +71,8 @@ def test_a_self_test_reports_a_rate_or_why_it_failed(tmp_path):
     assert not failed.ok and "FileNotFoundError" in failed.error
     unknown = run_self_test("tpu", ModelSpec(""))
     assert not unknown.ok and "unknown backend 'tpu'" in unknown.error
+
+
+def test_doctor_names_the_code_vocabulary_cut_of_the_embedded_model():
+    assert "run cut to the code vocabulary: " in report(Config(backend="llama_cpp"), profile())
+    assert "code vocabulary" not in report(Config(backend="llama_cpp", code_vocabulary=False), profile())

@@ -5,6 +5,7 @@ local M = {}
 --- defaults as smallcoder_lsp/config.py (tests/editors/test_config_sync.py checks that they match).
 M.server_defaults = {
   model = "",
+  codeVocabulary = true,
   backend = "auto",
   remoteUrl = "",
   remoteTimeoutMs = 10000,
