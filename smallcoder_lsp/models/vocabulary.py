@@ -56,7 +56,7 @@ class KeptTokens:
     vocabulary_sha256: str
     """Digest of the vocabulary's token strings (see :func:`vocabulary_digest`)."""
     kept: np.ndarray
-    """Sorted token ids."""
+    """Sorted token ids (stored as a bitmap: bit i says whether token i is kept)."""
 
     @property
     def digest(self) -> str:
@@ -233,7 +233,7 @@ def cut(source: Path, target: Path, keep: KeptTokens) -> None:
         with target.open("wb") as out:
             out.write(b"GGUF" + struct.pack("<IQQ", layout.version, len(layout.tensors), len(layout.entries)))
             for entry in layout.entries:
-                out.write(cut_entry(entry, buf, n_vocab, kept, new_id))
+                out.write(cut_entry(entry, n_vocab, kept, new_id))
             offset = 0
             plans = []
             for info in layout.tensors:
@@ -262,7 +262,7 @@ def cut(source: Path, target: Path, keep: KeptTokens) -> None:
                 out.write(b"\0" * (-size % layout.alignment))
 
 
-def cut_entry(entry: Entry, buf: mmap.mmap, n_vocab: int, kept: np.ndarray, new_id: np.ndarray) -> bytes:
+def cut_entry(entry: Entry, n_vocab: int, kept: np.ndarray, new_id: np.ndarray) -> bytes:
     """The entry's bytes in the cut model: a per-token array keeps the kept tokens' elements, a token id is
     renumbered, anything else is copied."""
     key = struct.pack("<Q", len(entry.key.encode())) + entry.key.encode()
@@ -303,7 +303,13 @@ def cache_root() -> Path:
 def code_vocabulary_model(source: Path, root: Path | None = None, keep: KeptTokens | None = None) -> Path:
     """The model llama.cpp should load for ``source``: its cut (made once and cached) when ``source`` has the
     kept tokens' vocabulary, else ``source`` itself. A cut that cannot be made is logged, and ``source`` used."""
-    keep = keep or shipped()
+    try:
+        keep = keep or shipped()
+    except (OSError, ValueError, KeyError, zlib.error) as exc:
+        log.warning(
+            "the code vocabulary's token list %s is unreadable (%s); loading the whole vocabulary", KEPT_FILE, exc
+        )
+        return source
     stat = source.stat()
     identity = f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{keep.digest}"
     key = hashlib.sha256(identity.encode()).hexdigest()[:12]

@@ -12,6 +12,7 @@ import pytest
 from gguf import GGUFReader, GGUFWriter
 
 from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.models import vocabulary
 from smallcoder_lsp.models.vocabulary import KeptTokens, code_vocabulary_model, cut, shipped, vocabulary_digest
 
 TOKENS = ["<pad>", "<eos>", "<bos>", "a", "b", "ab", "zz", "abc"]
@@ -125,3 +126,14 @@ def test_the_shipped_tokens_fit_gemma3() -> None:
     assert tokens.kept[-1] < 262_144 and np.all(np.diff(tokens.kept) > 0)
     assert {0, 1, 2, 3}.issubset(set(tokens.kept.tolist()))  # pad, eos, bos, unk
     assert KeptTokens.from_json(tokens.to_json("test")).digest == tokens.digest
+
+
+def test_an_unreadable_token_list_loads_the_whole_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_model(tmp_path / "m.gguf")
+    (tmp_path / "tokens.json").write_text('{"vocabulary_sha256": "x", "bits": 8, "kept": "not base64!"}')
+    monkeypatch.setattr(vocabulary, "KEPT_FILE", tmp_path / "tokens.json")
+    with caplog.at_level(logging.WARNING):
+        assert code_vocabulary_model(tmp_path / "m.gguf", tmp_path / "cache") == tmp_path / "m.gguf"
+    assert "unreadable" in caplog.text
