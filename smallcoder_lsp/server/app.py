@@ -15,7 +15,12 @@ from lsprotocol import types
 
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.server import convert, docstrings
-from smallcoder_lsp.server.language_server import STATUS_REQUEST, SmallcoderServer, status_payload
+from smallcoder_lsp.server.language_server import (
+    STATUS_REQUEST,
+    WARM_NOTIFICATION,
+    SmallcoderServer,
+    status_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,11 @@ def create_server(config: Config | None = None, overrides: dict[str, Any] | None
     register_completion(server)
     docstrings.register(server)
     return server
+
+
+def field(params: Any, name: str) -> Any:
+    """``params[name]``: pygls hands a custom method's params as an object, or as a dict; None when absent."""
+    return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
 
 
 def register_lifecycle(server: SmallcoderServer) -> None:
@@ -57,7 +67,7 @@ def register_lifecycle(server: SmallcoderServer) -> None:
     @server.feature(STATUS_REQUEST)
     def status(ls: SmallcoderServer, params: Any) -> dict[str, Any]:
         # {"debug": true} adds each document's digest and the process's figures (pygls hands params as an object)
-        debug = (params.get("debug") if isinstance(params, dict) else getattr(params, "debug", None)) is True
+        debug = field(params, "debug") is True
         return status_payload(ls.engine.status, ls.engine, debug)
 
     @server.feature(types.SHUTDOWN)
@@ -91,6 +101,17 @@ def register_sync(server: SmallcoderServer) -> None:
         doc.version = params.text_document.version
         if params.content_changes and isinstance(change, types.TextDocumentContentChangePartial):
             ls.engine.warm(uri, start)  # the engine skips it unless the edit is far from the last request
+
+    @server.feature(WARM_NOTIFICATION)
+    def warm(ls: SmallcoderServer, params: Any) -> None:
+        # Our Neovim plugin says where the cursor came to rest (VS Code's code-action requests say it already).
+        uri, position = field(field(params, "textDocument"), "uri"), field(params, "position")
+        line, character = field(position, "line"), field(position, "character")
+        if not isinstance(uri, str) or not all(isinstance(n, int) and n >= 0 for n in (line, character)):
+            log.debug("%s with bad params %r; ignored", WARM_NOTIFICATION, params)
+            return
+        if uri in ls.documents:
+            ls.warm_at(uri, types.Position(line=line, character=character))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SmallcoderServer, params: types.DidCloseTextDocumentParams) -> None:

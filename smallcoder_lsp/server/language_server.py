@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 STATUS_NOTIFICATION = "smallcoder/statusChanged"
 STATUS_REQUEST = "smallcoder/status"
 READY_NOTIFICATION = "smallcoder/suggestionReady"
+WARM_NOTIFICATION = "smallcoder/warm"
+"""From our clients: ``{textDocument: {uri}, position}`` where the cursor came to rest; typing may follow."""
 
 
 # A failure the model was put right after: the user hears of it once, until a completion works again.

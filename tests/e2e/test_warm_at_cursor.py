@@ -56,3 +56,20 @@ async def test_a_code_action_request_warms_the_prompt_where_the_cursor_is(bare_c
     await asyncio.sleep(WARM_UP_S)
     assert await reuse_at(bare_client, uri, CLICKED) > 0.9  # warm: only the last tokens evaluated
     assert await reuse_at(bare_client, uri, ELSEWHERE) < 0.5  # no sign of the cursor there: a cold start
+
+
+@pytest.mark.model
+async def test_the_warm_notification_warms_the_prompt_where_the_cursor_rests(bare_client: LanguageClient):
+    # What our Neovim plugin sends when the cursor comes to rest (Neovim asks for no code actions by itself).
+    await start_session(bare_client, "neovim")
+    assert (await wait_until_loaded(bare_client)).state == "ready"
+    uri = open_doc(bare_client, cut_text())
+    await asyncio.sleep(WARM_UP_S)
+    for bad in ({}, {"textDocument": {"uri": uri}}, {"textDocument": {"uri": uri}, "position": {"line": -1}}):
+        bare_client.protocol.notify("smallcoder/warm", bad)  # ignored, and the server stays up
+    bare_client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": "file:///not/open.py"}, "position": {}})
+    where = {"line": CLICKED, "character": 8}
+    bare_client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": uri}, "position": where})
+    await asyncio.sleep(WARM_UP_S)
+    assert await reuse_at(bare_client, uri, CLICKED) > 0.9
+    assert await reuse_at(bare_client, uri, ELSEWHERE) < 0.5

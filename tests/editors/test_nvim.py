@@ -15,6 +15,8 @@ import pytest
 HERE = Path(__file__).parent / "nvim"
 DRIVE = HERE / "drive.lua"
 SOURCE = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n    '
+WARM_SOURCE = Path(__file__).parents[2] / "smallcoder_lsp/bench/corpus/typing/pygls_json_rpc.py.txt"
+RESTED, ELSEWHERE = 150, 419  # 0-based lines far apart (their prompt windows differ)
 PAUSE_TYPED = "return fibonacci("  # ends with a trigger character, so Neovim 0.11 asks the server by itself
 
 
@@ -246,3 +248,30 @@ def test_files_over_max_file_bytes_get_no_server(tmp_path: Path, notices: Callab
     )
     assert any("over completion.maxFileBytes" in m for m in seen), seen
     assert "clients: 0" in seen
+
+
+def test_where_the_cursor_rests_the_prompt_is_warm_before_the_first_key(
+    tmp_path: Path, run_nvim: Callable[..., Any], editors_dir: Path, server_command: list[str]
+) -> None:
+    # The plugin's `smallcoder/warm` notification: the server prefills the prompt where the cursor came to rest.
+    lines = WARM_SOURCE.read_text(encoding="utf-8").split("\n")
+    for n in (RESTED, ELSEWHERE):  # each cut after its indentation, as if the user were to type the line
+        lines[n] = lines[n][: len(lines[n]) - len(lines[n].lstrip())]
+    source = tmp_path / "json_rpc.py"
+    source.write_text("\n".join(lines))
+    out = tmp_path / "out.json"
+    env = {
+        "SMALLCODER_PLUGIN": str(editors_dir / "nvim"),
+        "SMALLCODER_CMD": json.dumps(server_command),
+        "SMALLCODER_FILE": str(source),
+        "SMALLCODER_OUT": str(out),
+        "SMALLCODER_RESTED": str(RESTED),
+        "SMALLCODER_ELSEWHERE": str(ELSEWHERE),
+    }
+    proc = run_nvim("-c", f"luafile {HERE / 'warm.lua'}", env=env)
+    assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    result = json.loads(out.read_text())
+    assert result.get("error") is None, (result["error"], result["steps"], proc.stderr[-2000:])
+    assert {"line": RESTED, "character": 4} in result["sent"], result  # the plugin said where the cursor rested
+    assert result["rested"] > 0.9, result  # warm: only the last tokens evaluated
+    assert result["elsewhere"] < 0.5, result  # the cursor never rested there: a cold start

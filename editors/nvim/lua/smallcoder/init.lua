@@ -2,6 +2,7 @@
 -- Ghost text on Neovim 0.12+ (vim.lsp.inline_completion), the completion menu on 0.11 (vim.lsp.completion).
 local config = require("smallcoder.config")
 local ready = require("smallcoder.ready")
+local warm = require("smallcoder.warm")
 
 local M = {}
 
@@ -65,6 +66,9 @@ local function on_attach(client, bufnr)
   elseif vim.lsp.completion then
     vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = M.options.autotrigger })
   end -- 0.10: the default omnifunc (<C-x><C-o>) still asks the server
+  warm.attach(bufnr, function(method, params)
+    call(client, "notify", method, params)
+  end, client.offset_encoding)
 end
 
 local attach
