@@ -107,7 +107,7 @@ def register_sync(server: SmallcoderServer) -> None:
         # Our Neovim plugin says where the cursor came to rest (VS Code's code-action requests say it already).
         uri, position = field(field(params, "textDocument"), "uri"), field(params, "position")
         line, character = field(position, "line"), field(position, "character")
-        if not isinstance(uri, str) or not all(isinstance(n, int) and n >= 0 for n in (line, character)):
+        if not isinstance(uri, str) or not all(isinstance(n, int) and 0 <= n < 2**31 for n in (line, character)):
             log.debug("%s with bad params %r; ignored", WARM_NOTIFICATION, params)
             return
         if uri in ls.documents:

@@ -65,7 +65,12 @@ async def test_the_warm_notification_warms_the_prompt_where_the_cursor_rests(bar
     assert (await wait_until_loaded(bare_client)).state == "ready"
     uri = open_doc(bare_client, cut_text())
     await asyncio.sleep(WARM_UP_S)
-    for bad in ({}, {"textDocument": {"uri": uri}}, {"textDocument": {"uri": uri}, "position": {"line": -1}}):
+    for bad in (
+        {},
+        {"textDocument": {"uri": uri}},
+        {"textDocument": {"uri": uri}, "position": {"line": -1}},
+        {"textDocument": {"uri": uri}, "position": {"line": 2**40, "character": 0}},
+    ):
         bare_client.protocol.notify("smallcoder/warm", bad)  # ignored, and the server stays up
     bare_client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": "file:///not/open.py"}, "position": {}})
     where = {"line": CLICKED, "character": 8}
