@@ -26,9 +26,8 @@ end
 vim.cmd.edit(env.SMALLCODER_FILE)
 
 -- An invoked request at the end of 0-based `line` (answered when finished); then `next` with the share of its
--- prompt the server found in its KV cache. Asynchronous: with request_sync here, Neovim 0.11 saw no answer until
--- the session ended (the server's log shows the answer sent only then), which drive.lua's early request does not
--- meet; not understood yet.
+-- prompt the server found in its KV cache. Asynchronous, so that the session keeps running while the server
+-- works (an invoked request on this file takes several seconds).
 local function reuse_at(c, line, next)
   local text = vim.api.nvim_buf_get_lines(0, line, line + 1, false)[1]
   local params = {
