@@ -94,13 +94,13 @@ def vocabulary_digest(tokens: list[bytes]) -> str:
 
 @dataclass
 class Entry:
-    """One key-value pair of the header: its raw bytes, and the parsed value where this module needs it."""
+    """One key-value pair of the header: its raw bytes (copied as they are unless the cut changes them), its value
+    type and, for an array, its element type and length."""
 
     key: str
     raw: bytes
     vtype: int
     count: int = 1
-    """Elements, for an array."""
     element_type: int = -1
 
 
