@@ -29,7 +29,6 @@ import mmap
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,13 +94,14 @@ def vocabulary_digest(tokens: list[bytes]) -> str:
 @dataclass
 class Entry:
     """One key-value pair of the header: its raw bytes (copied as they are unless the cut changes them), its value
-    type and, for an array, its element type and length."""
+    type and, for an array, its element type, its length and (an array of strings) its strings."""
 
     key: str
     raw: bytes
     vtype: int
     count: int = 1
     element_type: int = -1
+    strings: list[bytes] | None = None
 
 
 @dataclass
@@ -117,9 +117,14 @@ class Layout:
     version: int
     entries: list[Entry]
     tensors: list[TensorInfo]
-    tokens: list[bytes]
     alignment: int
     data_start: int
+
+    @property
+    def tokens(self) -> list[bytes]:
+        """The vocabulary (empty if the file has none)."""
+        entry = next((e for e in self.entries if e.key == TOKENS_KEY), None)
+        return (entry.strings or []) if entry is not None else []
 
 
 class Uncuttable(Exception):
@@ -172,7 +177,7 @@ def read_layout(buf: mmap.mmap) -> Layout:
     if version < 2:
         raise ValueError(f"GGUF version {version} is too old")
     n_tensors, n_entries = r.number("Q"), r.number("Q")
-    entries, tokens, alignment = [], [], 32
+    entries, alignment = [], 32
     for _ in range(n_entries):
         start = r.pos
         key = r.string().decode("utf-8")
@@ -180,8 +185,8 @@ def read_layout(buf: mmap.mmap) -> Layout:
         entry = Entry(key, b"", vtype)
         if vtype == ARRAY:
             entry.element_type, entry.count = r.number("I"), r.number("Q")
-            if key == TOKENS_KEY and entry.element_type == STRING:
-                tokens = [r.string() for _ in range(entry.count)]
+            if entry.element_type == STRING:
+                entry.strings = [r.string() for _ in range(entry.count)]
             elif entry.element_type in SCALARS:
                 r.pos += entry.count * struct.calcsize("<" + SCALARS[entry.element_type])
             else:
@@ -199,7 +204,7 @@ def read_layout(buf: mmap.mmap) -> Layout:
         name = r.string().decode("utf-8")
         dims = [r.number("Q") for _ in range(r.number("I"))]
         tensors.append(TensorInfo(name, dims, r.number("I"), r.number("Q")))
-    return Layout(version, entries, tensors, tokens, alignment, aligned(r.pos, alignment))
+    return Layout(version, entries, tensors, alignment, aligned(r.pos, alignment))
 
 
 def aligned(n: int, alignment: int) -> int:
@@ -251,11 +256,11 @@ def cut(source: Path, target: Path, keep: KeptTokens) -> None:
                 offset = aligned(offset + size, layout.alignment)
             out.write(b"\0" * (-out.tell() % layout.alignment))
             for info, rows, size in plans:
-                start = layout.data_start + info.offset
-                if start + tensor_bytes(info) > len(buf):
+                start, end = layout.data_start + info.offset, layout.data_start + info.offset + tensor_bytes(info)
+                if end > len(buf):
                     raise ValueError(f"tensor {info.name} runs past the end of the file")
                 if rows:
-                    data = np.frombuffer(buf[start : start + tensor_bytes(info)], np.uint8).reshape(n_vocab, -1)
+                    data = np.frombuffer(buf[start:end], np.uint8).reshape(n_vocab, -1)
                     out.write(data[kept].tobytes())
                 else:
                     out.write(buf[start : start + size])
@@ -269,9 +274,8 @@ def cut_entry(entry: Entry, n_vocab: int, kept: np.ndarray, new_id: np.ndarray) 
     if entry.vtype == ARRAY and entry.count == n_vocab:
         head = key + struct.pack("<IIQ", ARRAY, entry.element_type, len(kept))
         values_at = len(key) + 4 + 4 + 8
-        if entry.element_type == STRING:
-            strings = list(iter_strings(entry.raw[values_at:], n_vocab))
-            return head + b"".join(struct.pack("<Q", len(strings[i])) + strings[i] for i in kept)
+        if entry.strings is not None:
+            return head + b"".join(struct.pack("<Q", len(entry.strings[i])) + entry.strings[i] for i in kept)
         if entry.element_type in SCALARS:
             dtype = np.dtype("<" + SCALARS[entry.element_type])
             values = np.frombuffer(entry.raw, dtype, n_vocab, values_at)
@@ -283,14 +287,6 @@ def cut_entry(entry: Entry, n_vocab: int, kept: np.ndarray, new_id: np.ndarray) 
             return key + struct.pack("<I", entry.vtype) + struct.pack("<" + SCALARS[entry.vtype], int(new_id[old]))
         raise Uncuttable(f"{entry.key} = {old} is not a kept token")
     return entry.raw
-
-
-def iter_strings(raw: bytes, n: int) -> Iterator[bytes]:
-    pos = 0
-    for _ in range(n):
-        (length,) = struct.unpack_from("<Q", raw, pos)
-        yield raw[pos + 8 : pos + 8 + length]
-        pos += 8 + length
 
 
 # -- the cache ------------------------------------------------------------------------------------------------
