@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.test_warm_at_cursor import CLICKED as RESTED
+from tests.e2e.test_warm_at_cursor import ELSEWHERE, cut_text
+
 HERE = Path(__file__).parent / "nvim"
 DRIVE = HERE / "drive.lua"
 SOURCE = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n    '
-WARM_SOURCE = Path(__file__).parents[2] / "smallcoder_lsp/bench/corpus/typing/pygls_json_rpc.py.txt"
-RESTED, ELSEWHERE = 150, 419  # 0-based lines far apart (their prompt windows differ)
 PAUSE_TYPED = "return fibonacci("  # ends with a trigger character, so Neovim 0.11 asks the server by itself
 
 
@@ -37,24 +38,33 @@ def run_nvim(require_program: Callable[[str, str], str]) -> Callable[..., subpro
 
 
 @pytest.fixture(scope="module")
-def session(
-    tmp_path_factory: pytest.TempPathFactory, run_nvim: Callable[..., Any], editors_dir: Path, server_command: list[str]
-) -> dict:
-    tmp = tmp_path_factory.mktemp("nvim")
-    source = tmp / "fib.py"
+def drive(run_nvim: Callable[..., Any], editors_dir: Path, server_command: list[str]) -> Callable[..., dict[str, Any]]:
+    """Run a driver script (in tests/editors/nvim) on ``source`` with the plugin and the real server; the result
+    it wrote, checked to have no error. ``env`` adds the driver's own variables."""
+
+    def run(script: Path, source: Path, **env: str) -> dict[str, Any]:
+        out = source.with_name("out.json")
+        env = {
+            "SMALLCODER_PLUGIN": str(editors_dir / "nvim"),
+            "SMALLCODER_CMD": json.dumps(server_command),
+            "SMALLCODER_FILE": str(source),
+            "SMALLCODER_OUT": str(out),
+            **env,
+        }
+        proc = run_nvim("-c", f"luafile {script}", env=env)
+        assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
+        result: dict[str, Any] = json.loads(out.read_text())
+        assert result.get("error") is None, (result["error"], result["steps"], proc.stderr[-2000:])
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory, drive: Callable[..., dict[str, Any]]) -> dict:
+    source = tmp_path_factory.mktemp("nvim") / "fib.py"
     source.write_text(SOURCE)
-    out = tmp / "out.json"
-    env = {
-        "SMALLCODER_PLUGIN": str(editors_dir / "nvim"),
-        "SMALLCODER_CMD": json.dumps(server_command),
-        "SMALLCODER_FILE": str(source),
-        "SMALLCODER_OUT": str(out),
-    }
-    proc = run_nvim("-c", f"luafile {DRIVE}", env=env)
-    assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    result = json.loads(out.read_text())
-    assert result.get("error") is None, (result["error"], result["steps"], proc.stderr[-2000:])
-    return result
+    return drive(DRIVE, source)
 
 
 def test_plugin_starts_the_server_and_the_model_loads(session: dict) -> None:
@@ -91,35 +101,20 @@ def test_checkhealth_reports_server_version_backend_and_model(session: dict) -> 
 
 @pytest.fixture(scope="module", params=[50, None], ids=["holdMs=50", "default holdMs"])
 def pause(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    run_nvim: Callable[..., Any],
-    editors_dir: Path,
-    server_command: list[str],
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, drive: Callable[..., dict[str, Any]]
 ) -> dict:
     """Type at the end of the function body and stop; what Neovim showed, and which notifications it acted on.
 
     With holdMs=50 the held request is answered empty before the model has a line (a warm line takes longer
     here), so the menu opens only because the plugin asked again on `smallcoder/suggestionReady`.
     """
-    tmp = tmp_path_factory.mktemp("nvim-pause")
-    source = tmp / "fib.py"
+    source = tmp_path_factory.mktemp("nvim-pause") / "fib.py"
     source.write_text(SOURCE)
-    out = tmp / "out.json"
     completion = {"timeoutMs": 30000} | ({"holdMs": request.param} if request.param else {})
-    env = {
-        "SMALLCODER_PLUGIN": str(editors_dir / "nvim"),
-        "SMALLCODER_CMD": json.dumps(server_command),
-        "SMALLCODER_FILE": str(source),
-        "SMALLCODER_OUT": str(out),
-        "SMALLCODER_TYPED": PAUSE_TYPED,
-        "SMALLCODER_COMPLETION": json.dumps(completion),
-    }
-    proc = run_nvim("-c", f"luafile {HERE / 'pause.lua'}", env=env)
-    assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    result = json.loads(out.read_text())
+    result = drive(
+        HERE / "pause.lua", source, SMALLCODER_TYPED=PAUSE_TYPED, SMALLCODER_COMPLETION=json.dumps(completion)
+    )
     result["hold_ms"] = request.param
-    assert result.get("error") is None, (result["error"], result["steps"], proc.stderr[-2000:])
     return result
 
 
@@ -251,27 +246,13 @@ def test_files_over_max_file_bytes_get_no_server(tmp_path: Path, notices: Callab
 
 
 def test_where_the_cursor_rests_the_prompt_is_warm_before_the_first_key(
-    tmp_path: Path, run_nvim: Callable[..., Any], editors_dir: Path, server_command: list[str]
+    tmp_path: Path, drive: Callable[..., dict[str, Any]]
 ) -> None:
-    # The plugin's `smallcoder/warm` notification: the server prefills the prompt where the cursor came to rest.
-    lines = WARM_SOURCE.read_text(encoding="utf-8").split("\n")
-    for n in (RESTED, ELSEWHERE):  # each cut after its indentation, as if the user were to type the line
-        lines[n] = lines[n][: len(lines[n]) - len(lines[n].lstrip())]
+    # The plugin's `smallcoder/warm` notification: the server prefills the prompt where the cursor came to rest
+    # (the same file, lines and bounds as tests/e2e/test_warm_at_cursor.py, there without an editor).
     source = tmp_path / "json_rpc.py"
-    source.write_text("\n".join(lines))
-    out = tmp_path / "out.json"
-    env = {
-        "SMALLCODER_PLUGIN": str(editors_dir / "nvim"),
-        "SMALLCODER_CMD": json.dumps(server_command),
-        "SMALLCODER_FILE": str(source),
-        "SMALLCODER_OUT": str(out),
-        "SMALLCODER_RESTED": str(RESTED),
-        "SMALLCODER_ELSEWHERE": str(ELSEWHERE),
-    }
-    proc = run_nvim("-c", f"luafile {HERE / 'warm.lua'}", env=env)
-    assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    result = json.loads(out.read_text())
-    assert result.get("error") is None, (result["error"], result["steps"], proc.stderr[-2000:])
+    source.write_text(cut_text())
+    result = drive(HERE / "warm.lua", source, SMALLCODER_RESTED=str(RESTED), SMALLCODER_ELSEWHERE=str(ELSEWHERE))
     assert {"line": RESTED, "character": 4} in result["sent"], result  # the plugin said where the cursor rested
     assert result["rested"] > 0.9, result  # warm: only the last tokens evaluated
     assert result["elsewhere"] < 0.5, result  # the cursor never rested there: a cold start
