@@ -42,7 +42,7 @@ LANGUAGE_BY_SUFFIX = {
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
     p.add_argument("--backend", help="inference runtime (default: auto)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: the cores other programs leave free)")
     p.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
 
@@ -96,7 +96,7 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--backends", default="auto", help="comma-separated backends to compare (default: auto)")
     bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
-    bench.add_argument("--threads", type=int, help="CPU threads for the server (default: all cores)")
+    bench.add_argument("--threads", type=int, help="CPU threads for the server (default: the free cores)")
     bench.add_argument(
         "--server-command",
         help="run this server command line instead of 'smallcoder-lsp serve' (e.g. an older build, to set a bar)",
@@ -107,6 +107,13 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         default={},
         metavar="JSON",
         help='server settings for every stage, as an editor sends them (e.g. \'{"completion": {"holdMs": 800}}\')',
+    )
+    bench.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N other programs each keep a core busy while the stages run, as a build would (default: 0)",
     )
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     bench.add_argument(
@@ -196,6 +203,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         cuts=args.cuts,
         invoked=args.invoked,
         settings=args.settings,
+        busy=max(0, args.busy),
     )
     return run_bench(options)
 

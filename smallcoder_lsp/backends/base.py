@@ -40,7 +40,7 @@ class ModelSpec:
     """Model file or folder (a server's base URL for the remote backend)."""
     context_length: int = 4096
     threads: int = 0
-    """0 means every core."""
+    """0: the backend chooses (llama.cpp: the cores that other programs leave free, see ``free_cores``)."""
     timeout_s: float = 10.0
     """How long a remote server may stay silent before we give up on it."""
 

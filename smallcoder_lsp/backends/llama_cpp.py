@@ -9,6 +9,10 @@ AMX, and that path crashes the process in the first evaluation on the machines w
 ``llama_decode``; llama.cpp issue 20824, and the same crash in Ollama's Sapphire Rapids backend). The model is
 loaded without llama.cpp's extra buffer types there: the plain CPU path prefills the embedded model at about
 650 tokens/s on 2 cores of such a machine.
+
+With ``threads`` 0 the thread count follows the cores that other programs leave free
+(:mod:`~smallcoder_lsp.backends.free_cores`), measured again before evaluations: llama.cpp's threads wait for
+each other, so one thread on a core that a build keeps busy stalls them all.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smallcoder_lsp.backends.base import NAMED_SPECIALS, ModelInfo, ModelSpec, SavedState
+from smallcoder_lsp.backends.free_cores import FreeCores
 from smallcoder_lsp.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -90,7 +95,8 @@ class LlamaCppBackend:
         import llama_cpp
 
         self._lib = llama_cpp
-        threads = spec.threads or os.cpu_count() or 1
+        self._free = None if spec.threads else FreeCores()
+        self._threads = self._free.count if self._free else spec.threads
         plain = without_extra_buffer_types(llama_cpp) if cpu_has_amx() else contextlib.nullcontext()
         try:
             with silenced_native_output(), plain:
@@ -98,8 +104,8 @@ class LlamaCppBackend:
                     model_path=spec.path,
                     n_ctx=spec.context_length,
                     n_batch=512,
-                    n_threads=threads,
-                    n_threads_batch=threads,
+                    n_threads=self._threads,
+                    n_threads_batch=self._threads,
                     swa_full=True,
                     verbose=False,
                 )
@@ -150,9 +156,25 @@ class LlamaCppBackend:
             self._llm.n_tokens = n_keep
         self._row = -1
 
+    @property
+    def threads(self) -> int:
+        """The threads the last evaluation ran on."""
+        return self._threads
+
+    def _fit_threads(self) -> None:
+        """With ``threads`` 0: run the next evaluation on the cores that other programs leave free."""
+        if self._free is None:
+            return
+        wanted = self._free()
+        if wanted != self._threads:
+            log.debug("%d threads (other programs use %.1f cores)", wanted, self._free.others)
+            self._lib.llama_set_n_threads(self._llm._ctx.ctx, wanted, wanted)
+            self._threads = wanted
+
     def evaluate(self, tokens: Sequence[int]) -> None:
         if self._llm.n_tokens + len(tokens) > self.info.context_length:
             raise RuntimeError("the KV cache is full")
+        self._fit_threads()
         self._llm.eval(list(tokens))
         self._row = -1
 
@@ -161,6 +183,7 @@ class LlamaCppBackend:
         n_past, n = self._llm.n_tokens, len(tokens)
         if n_past + n > self.info.context_length or n > self._llm.n_batch:
             raise RuntimeError("cannot evaluate that many tokens ahead here")
+        self._fit_threads()
         self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
         self._llm._batch.set_batch(batch=list(tokens), n_past=n_past, logits_all=True)
         self._llm._ctx.decode(self._llm._batch)

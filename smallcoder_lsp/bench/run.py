@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,8 @@ class BenchOptions:
     """The line cuts use invoked requests instead of automatic ones."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Server settings (the camelCase tree an editor sends) for every stage; the naive baseline's go on top."""
+    busy: int = 0
+    """How many other programs keep a core busy each while the stages run (a build beside the editor)."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -78,6 +82,18 @@ def machine_info() -> dict[str, Any]:
         "memory_gb": memory_kb / (1 << 20),
         "load_start": _load(),
     }
+
+
+@contextlib.contextmanager
+def busy_programs(count: int) -> Iterator[None]:
+    """``count`` processes that each keep a core busy until the block ends."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def _load() -> str:
@@ -220,6 +236,7 @@ def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
         "backends": list(options.backends),
         "model": options.model,
         "threads": options.threads,
+        "busy_programs": options.busy,
         "typing_sessions": [s.name for s in plan.sessions],
         "tasks": [p.stem for p in plan.task_paths],
         "line_cuts": len(plan.cuts),
@@ -233,7 +250,8 @@ def run_bench(options: BenchOptions) -> int:
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     plan, failures = make_plan(options)
     stages = plan_stages(options, plan)
-    asyncio.run(run_all(stages, plan))
+    with busy_programs(options.busy):
+        asyncio.run(run_all(stages, plan))
     docs = [stage_document(s, plan) for s in stages]
     machine["load_end"] = _load()
     result: dict[str, Any] = {

@@ -3,8 +3,10 @@ choice and the model."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
+from smallcoder_lsp.backends.free_cores import MIN_INTERVAL_S, FreeCores
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import SmallcoderError
 from smallcoder_lsp.models import hardware, loading
@@ -69,6 +71,20 @@ def model_line(config: Config, backend: str) -> str:
     return f"{name}: {gguf}" + (f", run cut to the code vocabulary: {cut}" if cut != gguf else "")
 
 
+def threads_line(config: Config) -> str:
+    if config.threads:
+        return f"threads: {config.threads} (set)"
+    free = FreeCores()
+    if not free.measured:
+        return f"threads: {len(free.cpus)} (every core: this platform does not tell how busy they are)"
+    time.sleep(MIN_INTERVAL_S)
+    count = free()
+    return (
+        f"threads: the cores other programs leave free, now {count} of {len(free.cpus)}"
+        f" (other programs use {free.others:.1f} cores)"
+    )
+
+
 def report(config: Config, profile: hardware.Profile | None = None, tests: Mapping[str, SelfTest] | None = None) -> str:
     """The doctor's page; ``tests`` holds the self-tests to show (see :func:`self_tests`)."""
     profile = profile or hardware.detect()
@@ -87,4 +103,6 @@ def report(config: Config, profile: hardware.Profile | None = None, tests: Mappi
     contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
     choice, reason = hardware.choose_backend(config.backend, profile, contenders)
     lines += [f"choice: {choice} ({reason})", f"model: {model_line(config, choice)}"]
+    if choice == "llama_cpp":
+        lines.append(threads_line(config))
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from smallcoder_lsp.backends.base import ModelSpec
 from smallcoder_lsp.backends.fake import FakeBackend
+from smallcoder_lsp.backends.free_cores import FreeCores
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.models import hardware
 from smallcoder_lsp.models.doctor import report
@@ -76,3 +77,13 @@ def test_a_self_test_reports_a_rate_or_why_it_failed(tmp_path):
 def test_doctor_names_the_code_vocabulary_cut_of_the_embedded_model():
     assert "run cut to the code vocabulary: " in report(Config(backend="llama_cpp"), profile())
     assert "code vocabulary" not in report(Config(backend="llama_cpp", code_vocabulary=False), profile())
+
+
+def test_doctor_says_how_many_threads_llama_cpp_runs_on():
+    assert "threads: 3 (set)" in report(Config(backend="llama_cpp", threads=3, model="/nope.gguf"), profile())
+    text = report(Config(backend="llama_cpp", model="/nope.gguf"), profile())
+    if FreeCores().measured:
+        assert "threads: the cores other programs leave free, now " in text
+    else:
+        assert "(every core: this platform does not tell how busy they are)" in text
+    assert "threads:" not in report(Config(backend="torch", model="/nope.gguf"), profile(cuda=H100))
