@@ -58,11 +58,9 @@ def read_busy_seconds(cpus: list[int], stat_path: str = "/proc/stat") -> float |
                 values = [int(v) for v in fields[1:9]]
                 ticks += values[0] + values[1] + values[2] + sum(values[5:8])
                 found += 1
-    except (OSError, ValueError, UnicodeDecodeError):
+        return ticks / os.sysconf("SC_CLK_TCK") if found else None
+    except (OSError, ValueError, IndexError):  # UnicodeDecodeError is a ValueError
         return None
-    if found == 0:
-        return None
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:

@@ -90,8 +90,9 @@ def test_proc_stat_is_read_for_the_usable_cpus_only(tmp_path: Path) -> None:
     assert read_busy_seconds([0, 1], str(stat)) == pytest.approx((161 + 300) / tick)
     assert read_busy_seconds([7], str(stat)) is None
     assert read_busy_seconds([0], str(tmp_path / "missing")) is None
-    stat.write_bytes(b"cpu0 \xff\xfe garbage\n")
-    assert read_busy_seconds([0], str(stat)) is None
+    for garbage in (b"cpu0 \xff\xfe garbage\n", b"cpu0 12\n", b"cpu0 1 x 3 4\n"):
+        stat.write_bytes(garbage)
+        assert read_busy_seconds([0], str(stat)) is None
 
 
 @pytest.mark.skipif(not Path("/proc/stat").exists() or len(usable_cpus()) < 2, reason="needs /proc/stat, 2 cores")
