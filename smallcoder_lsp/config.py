@@ -126,7 +126,7 @@ class Config:
     """Model context window in tokens (KV cache size)."""
 
     threads: int = field(default=0, metadata={"min": 0, "max": 512})
-    """CPU threads for inference; 0 runs on every core that other programs leave free (``backends.free_cores``)."""
+    """CPU threads for inference; 0 uses the cores other programs leave free (Linux; elsewhere every core)."""
 
     log_level: str = field(default="info", metadata={"choices": ("debug", "info", "warning", "error")})
     """Server log level (logs go to stderr and the client's output panel)."""

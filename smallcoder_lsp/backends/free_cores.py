@@ -10,6 +10,10 @@ bench's typing replay no suggestion was ready at any pause. So with ``threads`` 
 The measure: the busy time of the CPUs this process may run on (``/proc/stat``, per CPU, so a container limited
 to a few of a host's cores looks at those), less this process's own CPU time, over the last interval of at least
 ``MIN_INTERVAL_S``. Where ``/proc/stat`` cannot be read (macOS, Windows) every core is used, as before.
+
+A container's CPU limit (a cgroup quota: ``docker run --cpus``, a Kubernetes limit) shows all of a host's cores
+in the affinity mask, and more threads than the quota allows run in bursts and then wait out the rest of each
+period; so the count never exceeds the limit's whole cores either.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 MIN_INTERVAL_S = 0.25
 """Measure over at least this long: ``/proc/stat`` counts in hundredths of a second."""
 TAKEN_SHARE = 0.5
@@ -63,6 +69,53 @@ def read_busy_seconds(cpus: list[int], stat_path: str = "/proc/stat") -> float |
         return None
 
 
+def cpu_limit(root: Path = CGROUP_ROOT, membership: Path = Path("/proc/self/cgroup")) -> float | None:
+    """The cores' worth of CPU time this process's cgroup may use (a container's CPU limit: cgroup v2
+    ``cpu.max``, v1 ``cpu.cfs_quota_us``, the tightest on the way up from its group), None where there is none."""
+    try:
+        groups = membership.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        groups = []
+    found: list[float] = []
+    for line in groups:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "-", "")
+        if controllers == "":  # v2: one tree, ``cpu.max`` holds "quota period" or "max period"
+            folder = root / path.lstrip("/")
+            found += _walk_up(folder, root, lambda f: _v2_limit(f / "cpu.max"))
+        elif "cpu" in controllers.split(","):
+            folder = root / "cpu" / path.lstrip("/")
+            found += _walk_up(folder, root / "cpu", _v1_limit)
+    return min(found) if found else None
+
+
+def _walk_up(folder: Path, top: Path, read: Callable[[Path], float | None]) -> list[float]:
+    limits = []
+    while True:
+        limit = read(folder)
+        if limit is not None:
+            limits.append(limit)
+        if folder == top or top not in folder.parents:
+            return limits
+        folder = folder.parent
+
+
+def _v2_limit(cpu_max: Path) -> float | None:
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _v1_limit(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text(encoding="ascii"))
+        period = int((folder / "cpu.cfs_period_us").read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -77,13 +130,17 @@ class FreeCores:
         read_busy: Callable[[list[int]], float | None] = read_busy_seconds,
         read_own: Callable[[], float] = own_cpu_seconds,
         clock: Callable[[], float] = time.monotonic,
+        read_limit: Callable[[], float | None] = cpu_limit,
     ) -> None:
         self.cpus = cpus or usable_cpus()
+        limit = read_limit()
+        self.most = len(self.cpus) if limit is None else max(1, min(len(self.cpus), int(limit)))
+        """Never more threads than usable CPUs, nor than a CPU limit allows whole (more would be throttled)."""
         self._read_busy, self._read_own, self._clock = read_busy, read_own, clock
         self._last = self._sample()
         self.others = 0.0
         """Cores' worth of CPU time that other programs used over the last interval."""
-        self.count = len(self.cpus)
+        self.count = self.most
         """The answer of the last measurement."""
 
     @property
@@ -107,5 +164,5 @@ class FreeCores:
         self._last = now
         self.others = max(0.0, others / wall)
         taken = int(self.others + (1.0 - TAKEN_SHARE))
-        self.count = max(1, len(self.cpus) - taken)
+        self.count = max(1, min(self.most, len(self.cpus) - taken))
         return self.count

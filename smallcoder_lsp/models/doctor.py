@@ -75,13 +75,14 @@ def threads_line(config: Config) -> str:
     if config.threads:
         return f"threads: {config.threads} (set)"
     free = FreeCores()
+    limit = f", a CPU limit allows {free.most}" if free.most < len(free.cpus) else ""
     if not free.measured:
-        return f"threads: {len(free.cpus)} (every core: this platform does not tell how busy they are)"
+        return f"threads: {free.most} (every core{limit}: this platform does not tell how busy they are)"
     time.sleep(MIN_INTERVAL_S)
     count = free()
     return (
         f"threads: the cores other programs leave free, now {count} of {len(free.cpus)}"
-        f" (other programs use {free.others:.1f} cores)"
+        f" (other programs use {free.others:.1f} cores{limit})"
     )
 
 

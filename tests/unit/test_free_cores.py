@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from smallcoder_lsp.backends.free_cores import MIN_INTERVAL_S, FreeCores, read_busy_seconds, usable_cpus
+from smallcoder_lsp.backends.free_cores import (
+    MIN_INTERVAL_S,
+    FreeCores,
+    cpu_limit,
+    read_busy_seconds,
+    usable_cpus,
+)
 
 
 class Machine:
@@ -34,7 +40,7 @@ class Machine:
 
 
 def free_cores(machine: Machine, cpus: int = 2) -> FreeCores:
-    return FreeCores(list(range(cpus)), machine.read_busy, lambda: machine.own, lambda: machine.now)
+    return FreeCores(list(range(cpus)), machine.read_busy, lambda: machine.own, lambda: machine.now, lambda: None)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +76,7 @@ def test_it_measures_again_only_after_an_interval_and_follows_the_load() -> None
 
 
 def test_without_proc_stat_every_core_is_used() -> None:
-    free = FreeCores([0, 1, 2], lambda cpus: None)
+    free = FreeCores([0, 1, 2], lambda cpus: None, read_limit=lambda: None)
     assert not free.measured
     time.sleep(MIN_INTERVAL_S)
     assert free() == 3
@@ -108,3 +114,40 @@ def test_a_busy_program_beside_this_one_takes_a_core() -> None:
     finally:
         busy.kill()
         busy.wait()
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_container_cpu_limit_caps_the_threads(tmp_path: Path) -> None:
+    root, membership = tmp_path / "cgroup", tmp_path / "self-cgroup"
+    assert cpu_limit(root, membership) is None  # no membership file: no limit known
+    write(membership, "0::/user.slice/app.scope\n")
+    assert cpu_limit(root, membership) is None  # no cpu.max anywhere
+    write(root / "user.slice/app.scope/cpu.max", "max 100000\n")
+    write(root / "user.slice/cpu.max", "250000 100000\n")
+    assert cpu_limit(root, membership) == pytest.approx(2.5)  # the parent's limit holds for its children
+    write(root / "user.slice/app.scope/cpu.max", "50000 100000\n")
+    assert cpu_limit(root, membership) == pytest.approx(0.5)  # the tightest on the way up
+    write(membership, "12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n")
+    write(root / "cpu/docker/abc/cpu.cfs_quota_us", "-1\n")
+    write(root / "cpu/docker/abc/cpu.cfs_period_us", "100000\n")
+    assert cpu_limit(root, membership) is None  # v1 without a quota; v2's root has no cpu.max
+    write(root / "cpu/docker/abc/cpu.cfs_quota_us", "300000\n")
+    assert cpu_limit(root, membership) == pytest.approx(3.0)
+    write(root / "cpu/docker/abc/cpu.cfs_quota_us", "lots\n")
+    write(membership, "garbage\n12:cpu,cpuacct:/docker/abc\n")
+    assert cpu_limit(root, membership) is None
+
+    machine = Machine()
+    for limit, expected in ((2.5, 2), (0.5, 1), (16.0, 8), (None, 8)):
+        free = FreeCores(
+            list(range(8)), machine.read_busy, lambda: machine.own, lambda: machine.now, lambda limit=limit: limit
+        )
+        assert free() == expected  # nothing measured yet: as many as the limit allows whole
+        machine.run(1.0, others=0.0)
+        assert free() == expected
+        machine.run(1.0, others=7.0)
+        assert free() == 1
