@@ -6,6 +6,7 @@ The cache is made without the model config, so every layer keeps all its positio
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,9 @@ class HFRunner:
         self.device = next(model.parameters()).device
         self._cache = DynamicCache()
         self.n = 0
+        parameters = inspect.signature(model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
+        """transformers 5.x renames ``past_key_values`` to ``cache`` (the old name goes in 5.40), model by model."""
 
     def trim(self, n_keep: int) -> None:
         if n_keep <= 0:
@@ -35,7 +39,7 @@ class HFRunner:
         # tokens: [T] -> logits after the last one: [vocab], on the device
         ids = torch.tensor([list(tokens)], dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1)
+            out = self.model(input_ids=ids, **{self._cache_argument: self._cache}, use_cache=True, logits_to_keep=1)
         self.n += len(tokens)
         return out.logits[0, -1]
 
@@ -43,7 +47,7 @@ class HFRunner:
         # tokens: [T] -> the logits after each of them: [T, vocab], on the device
         ids = torch.tensor([list(tokens)], dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            out = self.model(input_ids=ids, past_key_values=self._cache, use_cache=True)
+            out = self.model(input_ids=ids, **{self._cache_argument: self._cache}, use_cache=True)
         self.n += len(tokens)
         return out.logits[0]
 
