@@ -78,10 +78,13 @@ def cpu_limit(root: Path = CGROUP_ROOT, membership: Path = Path("/proc/self/cgro
         groups = []
     found: list[float] = []
     for line in groups:
-        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "-", "")
-        if controllers == "":  # v2: one tree, ``cpu.max`` holds "quota period" or "max period"
+        parts = line.split(":", 2)
+        if len(parts) < 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":  # v2: one tree
             folder = root / path.lstrip("/")
-            found += _walk_up(folder, root, lambda f: _v2_limit(f / "cpu.max"))
+            found += _walk_up(folder, root, _v2_limit)
         elif "cpu" in controllers.split(","):
             folder = root / "cpu" / path.lstrip("/")
             found += _walk_up(folder, root / "cpu", _v1_limit)
@@ -99,9 +102,9 @@ def _walk_up(folder: Path, top: Path, read: Callable[[Path], float | None]) -> l
         folder = folder.parent
 
 
-def _v2_limit(cpu_max: Path) -> float | None:
-    try:
-        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+def _v2_limit(folder: Path) -> float | None:
+    try:  # "quota period", or "max period" for none
+        quota, period = (folder / "cpu.max").read_text(encoding="ascii").split()[:2]
         return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         return None

@@ -85,11 +85,11 @@ def machine_info() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def busy_programs(count: int) -> Iterator[None]:
+def busy_programs(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` processes that each keep a core busy until the block ends."""
     procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     try:
-        yield
+        yield procs
     finally:
         for proc in procs:
             proc.kill()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import ModelSpec
 from smallcoder_lsp.backends.free_cores import MIN_INTERVAL_S, usable_cpus
 from smallcoder_lsp.backends.llama_cpp import LlamaCppBackend
+from smallcoder_lsp.bench.run import busy_programs
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/stat").exists() or len(usable_cpus()) < 2, reason="needs /proc/stat and 2 cores"
@@ -24,11 +23,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def busy_core() -> Iterator[None]:
     """Another program keeps one of our cores busy."""
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    os.sched_setaffinity(busy.pid, {usable_cpus()[0]})
-    yield
-    busy.kill()
-    busy.wait()
+    with busy_programs(1) as (busy,):
+        os.sched_setaffinity(busy.pid, {usable_cpus()[0]})
+        yield
 
 
 def evaluate_for(backend: LlamaCppBackend, seconds: float) -> list[int]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from smallcoder_lsp.backends.free_cores import (
     read_busy_seconds,
     usable_cpus,
 )
+from smallcoder_lsp.bench.run import busy_programs
 
 
 class Machine:
@@ -103,17 +102,12 @@ def test_proc_stat_is_read_for_the_usable_cpus_only(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not Path("/proc/stat").exists() or len(usable_cpus()) < 2, reason="needs /proc/stat, 2 cores")
 def test_a_busy_program_beside_this_one_takes_a_core() -> None:
-    cpu = usable_cpus()[0]
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        os.sched_setaffinity(busy.pid, {cpu})
+    with busy_programs(1) as (busy,):
+        os.sched_setaffinity(busy.pid, {usable_cpus()[0]})
         free = FreeCores()
         time.sleep(1.0)
         assert free() <= len(free.cpus) - 1
         assert free.others >= 0.5
-    finally:
-        busy.kill()
-        busy.wait()
 
 
 def write(path: Path, text: str) -> None:
