@@ -18,6 +18,7 @@ import os
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def source_files(roots: list[Path], max_bytes: int) -> dict[str, list[Path]]:
 
 def merge_path(text: str, index: dict[str, int], scores: list[float]) -> list[int]:
     """The tokens Gemma's (SentencePiece BPE) tokenizer makes on the way to tokenizing ``text`` alone."""
-    pieces, made = list(text), []
+    pieces, made = list(text), list[int]()
     while True:
         best = None
         for j in range(len(pieces) - 1):
@@ -62,6 +63,50 @@ def merge_path(text: str, index: dict[str, int], scores: list[float]) -> list[in
         _, j, token = best
         pieces[j : j + 2] = [pieces[j] + pieces[j + 1]]
         made.append(token)
+
+
+def count_tokens(roots: list[Path], llm: Any, budget: int) -> tuple[collections.Counter[int], list[list[int]]]:
+    """The tokens of source files under ``roots`` (up to ``budget`` bytes per file type, ``BUDGETS`` where set),
+    and every tenth file's tokens held out instead."""
+    seen: collections.Counter[int] = collections.Counter()
+    held_out: list[list[int]] = []
+    rng = random.Random(7)
+    for kind, paths in sorted(source_files(roots, 200_000).items()):
+        paths.sort()
+        rng.shuffle(paths)
+        most, used = BUDGETS.get(kind, budget), 0
+        for n, path in enumerate(paths):
+            if used > most:
+                break
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if b"\0" in data:
+                continue
+            ids = llm.tokenize(data, add_bos=False, special=False)
+            if n % 10 == 9:
+                held_out.append(ids)
+            else:
+                seen.update(ids)
+                used += len(data)
+        print(f"{kind}: {len(paths)} files, {used} bytes, {len(seen)} tokens seen so far", file=sys.stderr)
+    return seen, held_out
+
+
+def chosen(
+    seen: collections.Counter[int], texts: list[str], types: list[int], scores: list[float], ascii_below: int
+) -> set[int]:
+    """The tokens seen, every control, byte and single-character token, every ASCII token numbered below
+    ``ascii_below``, and the tokens the merges pass through on the way to a kept one."""
+    keep = set(seen) | {i for i, t in enumerate(types) if t != NORMAL}
+    keep |= {i for i, t in enumerate(texts) if len(t) == 1}
+    keep |= {i for i, t in enumerate(texts[:ascii_below]) if types[i] == NORMAL and t.replace(SPACE, " ").isascii()}
+    index = {t: i for i, t in enumerate(texts)}
+    for token in list(keep):
+        if types[token] == NORMAL:
+            keep.update(merge_path(texts[token], index, scores))
+    return keep
 
 
 def main() -> None:
@@ -88,40 +133,10 @@ def main() -> None:
     scores = [float(fields["tokenizer.ggml.scores"].parts[i][0]) for i in fields["tokenizer.ggml.scores"].data]
     types = [int(fields["tokenizer.ggml.token_type"].parts[i][0]) for i in fields["tokenizer.ggml.token_type"].data]
     texts = [t.decode("utf-8", "replace") for t in tokens]
-    index = {t: i for i, t in enumerate(texts)}
     llm = llama_cpp.Llama(str(model), vocab_only=True, verbose=False)
 
-    seen: collections.Counter[int] = collections.Counter()
-    held_out: list[list[int]] = []
-    rng = random.Random(7)
-    for kind, paths in sorted(source_files(args.roots, 200_000).items()):
-        paths.sort()
-        rng.shuffle(paths)
-        budget, used = BUDGETS.get(kind, args.budget), 0
-        for n, path in enumerate(paths):
-            if used > budget:
-                break
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if b"\0" in data:
-                continue
-            ids = llm.tokenize(data, add_bos=False, special=False)
-            if n % 10 == 9:
-                held_out.append(ids)
-            else:
-                seen.update(ids)
-                used += len(data)
-        print(f"{kind}: {len(paths)} files, {used} bytes, {len(seen)} tokens seen so far", file=sys.stderr)
-
-    keep = set(seen) | {i for i, t in enumerate(types) if t != NORMAL}
-    keep |= {i for i, t in enumerate(texts) if len(t) == 1}
-    ascii_below = texts[: args.ascii_below]
-    keep |= {i for i, t in enumerate(ascii_below) if types[i] == NORMAL and t.replace(SPACE, " ").isascii()}
-    for token in list(keep):
-        if types[token] == NORMAL:
-            keep.update(merge_path(texts[token], index, scores))
+    seen, held_out = count_tokens(args.roots, llm, args.budget)
+    keep = chosen(seen, texts, types, scores, args.ascii_below)
     kept = np.array(sorted(keep), dtype=np.int64)
     missing = sum(1 for ids in held_out for t in ids if t not in keep)
     total = sum(len(ids) for ids in held_out)
