@@ -123,6 +123,16 @@ class Lookahead(Protocol):
         """Make ``logits()`` the logits after the next token of the last ``evaluate_ahead``."""
 
 
+@runtime_checkable
+class Interruptible(Protocol):
+    """A backend whose evaluation another thread can stop part-way (optional): a prefill chunk that nobody will
+    continue then gives the worker back in milliseconds instead of the chunk's whole time."""
+
+    def interrupt(self) -> None:
+        """Stop the ``evaluate`` running now, from any thread: it raises :class:`~smallcoder_lsp.errors.Cancelled`
+        and the KV cache holds what it held before it. With no evaluation running it does nothing."""
+
+
 @dataclass(frozen=True)
 class SampleRequest:
     """How to choose one token, for a backend that samples where its logits are."""

@@ -13,6 +13,9 @@ loaded without llama.cpp's extra buffer types there: the plain CPU path prefills
 With ``threads`` 0 the thread count follows the cores that other programs leave free
 (:mod:`~smallcoder_lsp.backends.free_cores`), measured again before evaluations: llama.cpp's threads wait for
 each other, so one thread on a core that a build keeps busy stalls them all.
+
+An evaluation can be interrupted from another thread (:class:`~smallcoder_lsp.backends.base.Interruptible`)
+through llama.cpp's abort callback, which it checks after every node of the compute graph: see :class:`StopFlag`.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import numpy.typing as npt
 
 from smallcoder_lsp.backends.base import NAMED_SPECIALS, ModelInfo, ModelSpec, SavedState
 from smallcoder_lsp.backends.free_cores import FreeCores
-from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.errors import Cancelled, ModelLoadError
 
 log = logging.getLogger(__name__)
+native_log = logging.getLogger(__name__ + ".native")
+"""llama.cpp's own messages (after the model has loaded: while it loads they are silenced)."""
 
 
 @contextlib.contextmanager
@@ -79,6 +84,68 @@ def without_extra_buffer_types(llama_cpp_lib: object) -> Iterator[None]:
         module.llama_model_default_params = defaults
 
 
+NATIVE_LEVELS = {2: logging.WARNING, 3: logging.ERROR}
+"""ggml's log levels that are more than debug output (1 info, 4 debug, 5 the rest of the last message)."""
+INTERRUPTED_MESSAGE = b"removing memory module entries"
+"""What llama.cpp logs, as an error, when it drops the cells of an interrupted evaluation: expected here."""
+_native_log_callback: object = None
+
+
+def route_native_logs(llama_cpp_module: object) -> None:
+    """Send llama.cpp's log messages to :data:`native_log` instead of raw lines on stderr (once per process)."""
+    global _native_log_callback
+    if _native_log_callback is not None:
+        return
+
+    def log_line(level: int, text: bytes | None, user_data: object) -> None:
+        line = (text or b"").decode("utf-8", "replace").rstrip()
+        if line:
+            interrupted = text is not None and INTERRUPTED_MESSAGE in text
+            native_log.log(logging.DEBUG if interrupted else NATIVE_LEVELS.get(level, logging.DEBUG), "%s", line)
+
+    _native_log_callback = llama_cpp_module.llama_log_callback(log_line)  # type: ignore[attr-defined]
+    llama_cpp_module.llama_log_set(_native_log_callback, ctypes.c_void_p(0))  # type: ignore[attr-defined]
+
+
+DECODE_ABORTED = 2
+"""``llama_decode``'s return code when the abort callback stopped it (it has removed the batch's cells)."""
+
+
+def c_strlen_address() -> int | None:
+    """The address of the C library's ``strlen``, or None where it cannot be found."""
+    try:
+        libc = ctypes.cdll.msvcrt if os.name == "nt" else ctypes.CDLL(None)
+        return ctypes.cast(libc.strlen, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+
+
+class StopFlag:
+    """A flag that llama.cpp's abort callback reads without Python.
+
+    The callback is called on a compute thread after every graph node. A Python callback would have to take the
+    GIL there, hundreds of times per evaluation, and wait for it whenever the event loop runs Python. So the
+    callback is the C library's ``strlen`` and its data a two-byte buffer: it returns 0 (go on) while the first
+    byte is NUL and 1 (stop) once it is set; a bool result is the low byte of the return register on the ABIs
+    llama.cpp runs on. Where ``strlen`` cannot be found, ``set`` does nothing.
+    """
+
+    def __init__(self, llama_cpp_module: object, ctx: object) -> None:
+        self._buffer = ctypes.create_string_buffer(2)
+        address = c_strlen_address()
+        if address is not None:
+            callback_type = llama_cpp_module.ggml_abort_callback  # type: ignore[attr-defined]
+            self._callback = callback_type(address)  # kept: llama.cpp holds only the pointer
+            data = ctypes.cast(self._buffer, ctypes.c_void_p)
+            llama_cpp_module.llama_set_abort_callback(ctx, self._callback, data)  # type: ignore[attr-defined]
+
+    def set(self) -> None:
+        self._buffer[0] = b"\x01"
+
+    def clear(self) -> None:
+        self._buffer[0] = b"\x00"
+
+
 SERVER_LAUNCH = """
 import contextlib, runpy, llama_cpp
 from smallcoder_lsp.backends.llama_cpp import cpu_has_amx, without_extra_buffer_types
@@ -95,6 +162,7 @@ class LlamaCppBackend:
         import llama_cpp
 
         self._lib = llama_cpp
+        route_native_logs(llama_cpp.llama_cpp)
         self._free = None if spec.threads else FreeCores()
         self._threads = self._free.count if self._free else spec.threads
         plain = without_extra_buffer_types(llama_cpp) if cpu_has_amx() else contextlib.nullcontext()
@@ -111,6 +179,7 @@ class LlamaCppBackend:
                 )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {spec.path}: {exc}") from exc
+        self._stop = StopFlag(llama_cpp.llama_cpp, self._llm._ctx.ctx)
         self._row = -1
         """The batch position whose logits ``logits()`` returns (see ``evaluate_ahead``)."""
         self._last_row = -1
@@ -171,12 +240,36 @@ class LlamaCppBackend:
             self._lib.llama_set_n_threads(self._llm._ctx.ctx, wanted, wanted)
             self._threads = wanted
 
+    def interrupt(self) -> None:
+        self._stop.set()
+
+    def _decode(self, tokens: Sequence[int], logits_all: bool) -> None:
+        """Append ``tokens`` (at most a batch) to the cache; raises Cancelled when ``interrupt`` stopped it."""
+        n_past, n = self._llm.n_tokens, len(tokens)
+        self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        self._llm._batch.set_batch(batch=list(tokens), n_past=n_past, logits_all=logits_all)
+        self._stop.clear()  # an interrupt that came after the last evaluation was not meant for this one
+        code = self._lib.llama_decode(self._llm._ctx.ctx, self._llm._batch.batch)
+        if code == DECODE_ABORTED:
+            self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)  # llama.cpp has done it; the cache must not differ
+            raise Cancelled("the evaluation was interrupted")
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code}")
+        self._llm.input_ids[n_past : n_past + n] = tokens
+        self._llm.n_tokens += n
+
     def evaluate(self, tokens: Sequence[int]) -> None:
         if self._llm.n_tokens + len(tokens) > self.info.context_length:
             raise RuntimeError("the KV cache is full")
         self._fit_threads()
-        self._llm.eval(list(tokens))
         self._row = -1
+        n_before = self._llm.n_tokens
+        try:
+            for i in range(0, len(tokens), self._llm.n_batch):
+                self._decode(tokens[i : i + self._llm.n_batch], logits_all=False)
+        except Cancelled:
+            self.trim(n_before)  # the batches before the interrupted one go too: all or nothing
+            raise
 
     def evaluate_ahead(self, tokens: Sequence[int]) -> None:
         # One batch with logits at every position (llama-cpp-python's eval keeps only the last).
@@ -184,11 +277,8 @@ class LlamaCppBackend:
         if n_past + n > self.info.context_length or n > self._llm.n_batch:
             raise RuntimeError("cannot evaluate that many tokens ahead here")
         self._fit_threads()
-        self._llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-        self._llm._batch.set_batch(batch=list(tokens), n_past=n_past, logits_all=True)
-        self._llm._ctx.decode(self._llm._batch)
-        self._llm.input_ids[n_past : n_past + n] = tokens
-        self._llm.n_tokens += n
+        self._row = -1
+        self._decode(tokens, logits_all=True)
         self._row, self._last_row = 0, n - 1
 
     def step_ahead(self) -> None:

@@ -91,7 +91,7 @@ class Guesses:
             return None
         self._last_offset[uri] = offset
         if self._warming is not None:  # only the newest warm-up is worth waiting for: the user is there now
-            self._warming.cancel("a newer warm-up")
+            self._warming.cancel("a newer warm-up", interrupt=True)
         self._warming = self.board.guess()
         return self._run(lambda runtime, token: runtime.warm(uri, ctx, token), self._warming)
 

@@ -1,10 +1,12 @@
 """Jobs on the model worker, the requests waiting on them, and who cancels what.
 
 - One decode per document. A newer request that does not agree with it cancels it (it stops between two tokens
-  or prefill chunks); a request for another document cancels it too, as the user has moved on.
+  or prefill chunks: the newer prompt mostly shares the chunk it was evaluating); a request for another document
+  cancels it too, as the user has moved on, and there it is interrupted mid-chunk (``cancel(interrupt=True)``):
+  nothing will continue that chunk, so the new request need not wait for it.
 - One held request per document. A newer request for the same document answers the older one at once, empty.
-- Guesses (warm-ups) are cancelled by any real request. A prefetch is a decode nobody asked for yet: a request
-  that agrees with it is answered from it, one that does not cancels it.
+- Guesses (warm-ups) are cancelled and interrupted by any real request. A prefetch is a decode nobody asked for
+  yet: a request that agrees with it is answered from it, one that does not cancels and interrupts it.
 - Claims: step-wise generations (docstrings) under a key; a newer one under the same key cancels the older.
 """
 
@@ -108,10 +110,14 @@ class JobBoard:
         moved on) and guesses are cancelled."""
         with self._lock:
             for uri, other in self._decodes.items():
-                if other is not job:
-                    other.cancel.cancel("superseded by a newer request" if uri == job.uri else "the user moved on")
+                if other is job:
+                    continue
+                if uri == job.uri:
+                    other.cancel.cancel("superseded by a newer request", interrupt=other.prefetched)
+                else:
+                    other.cancel.cancel("the user moved on", interrupt=True)
             for token in self._guesses:
-                token.cancel("a completion request came")
+                token.cancel("a completion request came", interrupt=True)
             self._decodes[job.uri] = job
 
     def cancel_prefetches(self, reason: str) -> None:
@@ -119,7 +125,7 @@ class JobBoard:
         with self._lock:
             jobs = [job for job in self._decodes.values() if job.prefetched and not job.done]
         for job in jobs:
-            job.cancel.cancel(reason)
+            job.cancel.cancel(reason, interrupt=True)
 
     def finished(self, job: Job) -> None:
         """A finished decode stays (a request at the same place is answered from it) unless it failed."""
@@ -132,7 +138,7 @@ class JobBoard:
         with self._lock:
             job = self._decodes.pop(uri, None)
         if job is not None:
-            job.cancel.cancel("the document was closed")
+            job.cancel.cancel("the document was closed", interrupt=True)
 
     # -- held requests -------------------------------------------------------------------------------------
 
@@ -187,4 +193,4 @@ class JobBoard:
         with self._lock:
             tokens = [job.cancel for job in self._decodes.values()] + [*self._claims.values(), *self._guesses]
         for token in tokens:
-            token.cancel(reason)
+            token.cancel(reason, interrupt=True)

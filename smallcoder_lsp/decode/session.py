@@ -1,7 +1,8 @@
 """A decode session: the token list its backend's KV cache holds, and reuse of its longest common prefix.
 
 This is written once, above the backends: keep what the cache shares with the new prompt, trim the rest, and
-evaluate only the new tail, in chunks with a cancellation check between them.
+evaluate only the new tail, in chunks with a cancellation check between them (and, on a backend that allows
+it, a chunk that nobody will continue is stopped part-way: see ``CancelToken.interruptible``).
 
 While decoding, a token may be taken together with draft tokens to follow it (``take``): on a backend that
 can evaluate ahead (:class:`~smallcoder_lsp.backends.base.Lookahead`) they go into the cache in one batch, and
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from smallcoder_lsp.backends.base import Backend, Lookahead
+from smallcoder_lsp.backends.base import Backend, Interruptible, Lookahead
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.healing import Vocabulary
 
@@ -67,6 +68,10 @@ class Session:
         return len(self.tokens) - len(self.ahead)
 
     @cached_property
+    def can_interrupt(self) -> bool:
+        return isinstance(self.backend, Interruptible)
+
+    @cached_property
     def can_look_ahead(self) -> bool:
         """Whether the backend is a :class:`Lookahead` one (checked once: the check is not free per token)."""
         return isinstance(self.backend, Lookahead)
@@ -75,7 +80,8 @@ class Session:
         """Make the cache hold ``prompt``, evaluating only what differs from what it holds now.
 
         At least one token is always evaluated, so the logits belong to this prompt. On cancellation the
-        cache keeps the chunks already evaluated, and ``tokens`` still says what it holds.
+        cache keeps the chunks already evaluated (an interrupted one is dropped whole), and ``tokens`` still says
+        what it holds.
         """
         if not prompt:
             raise ValueError("empty prompt")
@@ -89,10 +95,15 @@ class Session:
             del self.tokens[keep:]
         rest = list(prompt[keep:])
         for i in range(0, len(rest), self.chunk_size):
-            if cancel is not None:
-                cancel.check()
             chunk = rest[i : i + self.chunk_size]
-            self.backend.evaluate(chunk)
+            if cancel is None:
+                self.backend.evaluate(chunk)
+            elif self.can_interrupt:
+                with cancel.interruptible(self.backend.interrupt):  # type: ignore[attr-defined]
+                    self.backend.evaluate(chunk)
+            else:
+                cancel.check()
+                self.backend.evaluate(chunk)
             self.tokens.extend(chunk)
         return PrefillStats(len(prompt), keep, len(rest), time.perf_counter() - started)
 

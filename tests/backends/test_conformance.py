@@ -3,18 +3,21 @@ mid-prefill, and KV state snapshots."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from smallcoder_lsp.backends.base import Backend
+from smallcoder_lsp.backends.base import Backend, Interruptible
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.stream import complete
 from smallcoder_lsp.errors import Cancelled
+from tests.backends.conftest import CONTEXT
 
 TEXTS = ["def add(a, b):\n    return a + b\n", "    x = [1, 2]  # tabs\tand spaces", "naïve café 日本語 🎉 end"]
 PROMPT = "def fibonacci(n):\n    if n < 2:\n        return n\n    return"
@@ -102,6 +105,37 @@ def test_cancellation_mid_prefill_leaves_a_consistent_cache(backend: Backend):
     stats = Session.prefill(session, prompt)  # the next request continues from the kept chunk
     assert stats.reused_tokens == 4
     assert close_logits(backend.logits(), fresh_logits(backend, prompt, chunk=4))
+
+
+@pytest.mark.model
+def test_an_interrupted_evaluation_leaves_the_cache_as_it_was(backend: Backend):
+    if not isinstance(backend, Interruptible):
+        pytest.skip(f"{type(backend).__name__} cannot be interrupted part-way")
+    prompt = backend.tokenize(PROMPT, add_bos=True)
+    long = backend.tokenize(PROMPT * 40, add_bos=False)[: CONTEXT - len(prompt) - 16]
+    backend.trim(0)
+    backend.evaluate(prompt)
+    done = threading.Event()
+
+    def keep_interrupting() -> None:
+        time.sleep(0.01)  # once the evaluation is under way (hundreds of tokens: far longer on a CPU)
+        while not done.is_set():
+            backend.interrupt()
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=keep_interrupting)
+    thread.start()
+    try:
+        with pytest.raises(Cancelled):
+            backend.evaluate(long)
+    finally:
+        done.set()
+        thread.join()
+    assert backend.n_cached == len(prompt)
+    continuation = backend.tokenize(CONTINUATION, add_bos=False)
+    backend.evaluate(continuation)  # an interrupt that came after the evaluation ended does not stop this one
+    assert backend.n_cached == len(prompt) + len(continuation)
+    assert close_logits(backend.logits(), split_logits(backend, prompt + continuation, len(continuation)))
 
 
 @pytest.mark.model
