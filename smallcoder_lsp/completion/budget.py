@@ -5,8 +5,9 @@ A cold prompt cannot meet a 200 ms first token on a laptop CPU; a warm one beats
 counts only the tokens the KV cache does not hold yet, and it drops extra context blocks (other files, then
 imports, then scopes) before it touches the window next to the cursor. When even the bare window does not fit
 and the cache holds nothing of the prompt (the first key in a file just opened, a jump far away), an automatic
-request takes a shorter window: one that prefills within ``COLD_WINDOW_S``, so the first line still shows
-while the user pauses, where the whole window (about 1,000 tokens: 1.5 s on a 2-core CPU) would miss the pause.
+request takes a shorter window: the longest that prefills within ``COLD_WINDOW_S`` (or, where none does, the
+shortest there is), so the first line still shows while the user pauses, where the whole window (about 1,000
+tokens: 1.5 s on a 2-core CPU) would miss the pause.
 Only once: the next request goes back to the whole window, which the following keystrokes prefill chunk by
 chunk (each keeps what the one before evaluated). A shorter window that stayed would cost the model the code
 further up that it mirrors: measured, it showed more lines at pauses but fewer right ones.
@@ -77,7 +78,8 @@ def fit_prompt(
     """The richest prompt whose uncached tail fits ``budget_tokens`` (None: no budget, the whole prompt); else the
     richest whose tail fits ``cold_tokens`` (finishing a warm-up costs less than starting over); else, when the
     cache holds nothing of the bare window nor of a shorter one (cold), the longest shorter window that fits
-    ``cold_tokens``; else the bare window."""
+    ``cold_tokens``, or the shortest there is when none does (the whole window would take seconds); else the
+    bare window."""
     choices = prompt_choices(ctx)
     if budget_tokens is None:
         return choices[0], tokenize(choices[0])
@@ -95,7 +97,9 @@ def fit_prompt(
     cuts = [(choice, tokenize(choice)) for choice in choices if choice.cut]
     # Extra context blocks are left out of this test: a warm-up elsewhere in the file shares its imports block.
     cold = all(common_prefix_length(cached, tokens) <= COLD_SHARED_TOKENS for _, tokens in [bare, *cuts])
-    for choice, tokens in cuts if cold else []:
+    if not cold or not cuts:
+        return bare
+    for choice, tokens in cuts:
         if len(tokens) <= cold_tokens:
             return choice, tokens
-    return bare
+    return cuts[-1]

@@ -72,14 +72,18 @@ def window_start(doc: Document, start: int, offset: int, max_extra: int) -> int:
 
 
 def window_cuts(doc: Document, start: int, offset: int) -> list[int]:
-    """Byte offsets after ``start`` where a shorter window may start, earliest first: the starts of the lines on
-    a ``CUT_STEP_LINES`` grid above the cursor line that are not blank and do not sit inside a statement."""
+    """Byte offsets after ``start`` where a shorter window may start, earliest first: in each step of a
+    ``CUT_STEP_LINES`` grid above the cursor line, the start of its first line that is not blank and does not
+    sit inside a statement (a grid line alone would leave long gaps: docstrings, signatures and calls spread
+    over lines cover many of them)."""
     cuts = []
-    first = -(-(doc.line_of(start) + 1) // CUT_STEP_LINES) * CUT_STEP_LINES
-    for line in range(first, doc.line_of(offset), CUT_STEP_LINES):
-        at = doc.line_starts[line]
-        if doc.text[at : doc.line_end(line)].strip() and statement_across(doc, at) is None:
-            cuts.append(at)
+    first, cursor_line = -(-(doc.line_of(start) + 1) // CUT_STEP_LINES) * CUT_STEP_LINES, doc.line_of(offset)
+    for step in range(first, cursor_line, CUT_STEP_LINES):
+        for line in range(step, min(step + CUT_STEP_LINES, cursor_line)):
+            at = doc.line_starts[line]
+            if doc.text[at : doc.line_end(line)].strip() and statement_across(doc, at) is None:
+                cuts.append(at)
+                break
     return cuts
 
 

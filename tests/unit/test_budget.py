@@ -39,7 +39,9 @@ def test_when_not_even_the_bare_window_fits_a_cold_cache_takes_a_shorter_window_
     choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
     assert choice == PromptChoice((), 14)  # the longest window that prefills in the cold budget: 21 + BOS
     choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=3)
-    assert choice == PromptChoice((), 0)  # no shorter window fits either: the whole one
+    assert choice == PromptChoice((), 28)  # none fits: the shortest there is, not the whole one (seconds)
+    no_cuts = CompletionContext(PREFIX, "", "", "", MULTI, "", "python", 0, BLOCKS)
+    assert fit_prompt(no_cuts, [], tokenize, 5, cold_tokens=3)[0] == PromptChoice((), 0)
 
 
 def test_a_warm_up_that_evaluated_the_extra_context_leaves_the_cache_cold_for_the_window():

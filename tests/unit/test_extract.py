@@ -95,17 +95,18 @@ def test_the_suffix_window_does_not_stop_inside_a_docstring():
     assert '"""' not in ctx.suffix and ctx.suffix.rstrip().endswith("def g():")
 
 
-def test_shorter_windows_start_on_a_finer_grid_outside_statements_and_blank_lines():
+def test_shorter_windows_start_at_the_first_line_of_each_grid_step_outside_statements_and_blank_lines():
     from smallcoder_lsp.context.window import CUT_STEP_LINES
 
     lines = [f"x{i} = {i}" for i in range(40)]
-    lines[CUT_STEP_LINES] = ""  # a blank line on the grid is no place to start
+    lines[CUT_STEP_LINES] = ""  # a blank line on the grid is no place to start: the next line is
     lines[2 * CUT_STEP_LINES - 1] = "y = ("  # a statement across a grid line neither
     lines[2 * CUT_STEP_LINES] = "    1)"
+    lines[3 * CUT_STEP_LINES : 4 * CUT_STEP_LINES] = [""] * CUT_STEP_LINES  # a step with nowhere to start
     text = "\n".join(lines) + "\n"
     doc = make(text)
     offset = text.index("x37")
     ctx = extract_context(doc, offset, 10_000, 100)
     starts = [ctx.prefix[cut:].split("\n", 1)[0] for cut in ctx.cuts]
-    assert starts == [f"x{n} = {n}" for n in (3 * CUT_STEP_LINES, 4 * CUT_STEP_LINES)]
+    assert starts == [f"x{n} = {n}" for n in (CUT_STEP_LINES + 1, 2 * CUT_STEP_LINES + 1, 4 * CUT_STEP_LINES)]
     assert all(ctx.prefix[cut - 1] == "\n" for cut in ctx.cuts)
