@@ -22,7 +22,7 @@ from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = [ROOT / "smallcoder_lsp" / "config.py", ROOT / "smallcoder_lsp" / "engine.py"]
+FILES = [ROOT / "smallcoder_lsp" / "config.py", ROOT / "smallcoder_lsp" / "completion" / "engine.py"]
 
 
 def cursor_after(text: str, min_chars: int) -> int:

@@ -97,6 +97,7 @@ class Runtime:
         self.session: Session | None = None
         self.states: DocumentStates | None = None
         self.fim: FimTemplate | None = None
+        self.cold_window_s = COLD_WINDOW_S
         if isinstance(loaded, Generator):
             self.generator = loaded
         else:
@@ -140,7 +141,7 @@ class Runtime:
 
         rate = self.throughput.prefill_tok_s
         budget = None if invoked else int(rate * cfg.first_token_target_ms / 1000)
-        choice, tokens = fit_prompt(ctx, session.tokens, tokenize, budget, int(rate * COLD_WINDOW_S))
+        choice, tokens = fit_prompt(ctx, session.tokens, tokenize, budget, int(rate * self.cold_window_s))
         return tokens, len(ctx.prefix) - choice.cut + sum(len(b.text) for b in choice.blocks)
 
     def generate(
