@@ -27,9 +27,9 @@ MIN_MEASURED_TOKENS = 32
 """Prefills shorter than this say more about overhead than about throughput."""
 COLD_WINDOW_S = 0.3
 """The longest prefill a cold automatic request takes on when nothing within the first-token budget fits: with
-the first line's decode, about 0.4 s to the first suggestion. Measured on 400 cold cuts of third-party code
-(``bench/cold_window.py``): 0.4 s gave 27.5% exact first lines, 0.3 s 26.3% (not a significant difference) and
-0.25 s 23.5% (a clear loss), at a median of 432, 337 and 286 ms to the first line."""
+the first line's decode, about 0.35 s to the first suggestion. Measured on 400 cold cuts of third-party code
+(``bench/cold_window.py``): 0.4 s gave 27.0% exact first lines, 0.3 s 26.3% (6 cuts right only at 0.4 s, 3 only
+at 0.3 s) and 0.25 s 23.0% (20 against 4: a clear loss), at a median of 431, 343 and 283 ms to the first line."""
 COLD_SHARED_TOKENS = 8
 """A cache that shares no more than this with every choice (a BOS token, a first line) holds nothing of use."""
 
