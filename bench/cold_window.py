@@ -15,6 +15,7 @@ import json
 import platform
 import statistics
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from smallcoder_lsp.bench.cuts import LINE_FILES, load_sources, make_cuts
@@ -22,6 +23,14 @@ from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.extract import NONE
 from smallcoder_lsp.decode.cancel import CancelToken
+
+
+@dataclass(frozen=True)
+class Row:
+    cut: str
+    ms: float
+    exact: bool
+    prompt: int
 
 
 def first_line_ms(engine: Engine, uri: str, offset: int) -> tuple[float, str, int]:
@@ -53,7 +62,7 @@ def main() -> None:
     engine = Engine(Config())
     assert engine.start().result().state == "ready"
     runtime = engine.worker.require_runtime()
-    rows: dict[float, list[dict[str, object]]] = {w: [] for w in windows}
+    rows: dict[float, list[Row]] = {w: [] for w in windows}
     for i, cut in enumerate(make_cuts(load_sources(LINE_FILES), args.cuts)):
         uri = f"file:///cold/{i}.py"
         engine.documents.open(uri, "python", 1, cut.document)
@@ -63,29 +72,25 @@ def main() -> None:
             for window in windows:
                 runtime.cold_window_s = window
                 ms, line, prompt = first_line_ms(engine, uri, offset)
-                rows[window].append(
-                    {"cut": cut.name, "ms": ms, "exact": bool(line) and line == expected, "prompt": prompt}
-                )
+                rows[window].append(Row(cut.name, ms, bool(line) and line == expected, prompt))
         engine.documents.close(uri)
     engine.shutdown(wait=True)
     reference = rows[windows[0]]
     summary = {}
     for window, got in rows.items():
-        ms = sorted(float(r["ms"]) for r in got)  # type: ignore[arg-type]
+        times = sorted(r.ms for r in got)
         summary[str(window)] = {
             "cuts": len(got),
-            "exact": sum(bool(r["exact"]) for r in got) / len(got),
-            "first_line_ms": {"p50": statistics.median(ms), "p90": ms[int(0.9 * len(ms))]},
-            "prompt_tokens_mean": statistics.fmean(float(r["prompt"]) for r in got),  # type: ignore[arg-type]
-            f"exact_only_at_{windows[0]}": sum(
-                bool(a["exact"]) and not b["exact"] for a, b in zip(reference, got, strict=True)
-            ),
-            "exact_only_here": sum(bool(b["exact"]) and not a["exact"] for a, b in zip(reference, got, strict=True)),
+            "exact": sum(r.exact for r in got) / len(got),
+            "first_line_ms": {"p50": statistics.median(times), "p90": times[int(0.9 * len(times))]},
+            "prompt_tokens_mean": statistics.fmean(r.prompt for r in got),
+            f"exact_only_at_{windows[0]}": sum(a.exact and not b.exact for a, b in zip(reference, got, strict=True)),
+            "exact_only_here": sum(b.exact and not a.exact for a, b in zip(reference, got, strict=True)),
         }
     report = {
         "machine": platform.processor() or platform.machine(),
         "summary": summary,
-        "rows": {str(w): r for w, r in rows.items()},
+        "rows": {str(w): [asdict(r) for r in got] for w, got in rows.items()},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
