@@ -98,10 +98,11 @@ def route_native_logs(llama_cpp_module: object) -> None:
         return
 
     def log_line(level: int, text: bytes | None, user_data: object) -> None:
-        line = (text or b"").decode("utf-8", "replace").rstrip()
+        raw = text or b""
+        line = raw.decode("utf-8", "replace").rstrip()
         if line:
-            interrupted = text is not None and INTERRUPTED_MESSAGE in text
-            native_log.log(logging.DEBUG if interrupted else NATIVE_LEVELS.get(level, logging.DEBUG), "%s", line)
+            expected = INTERRUPTED_MESSAGE in raw
+            native_log.log(logging.DEBUG if expected else NATIVE_LEVELS.get(level, logging.DEBUG), "%s", line)
 
     _native_log_callback = llama_cpp_module.llama_log_callback(log_line)  # type: ignore[attr-defined]
     llama_cpp_module.llama_log_set(_native_log_callback, ctypes.c_void_p(0))  # type: ignore[attr-defined]

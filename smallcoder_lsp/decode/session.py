@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -68,8 +69,12 @@ class Session:
         return len(self.tokens) - len(self.ahead)
 
     @cached_property
-    def can_interrupt(self) -> bool:
-        return isinstance(self.backend, Interruptible)
+    def _interrupt(self) -> Callable[[], None]:
+        """What stops an evaluation part-way: the backend's ``interrupt`` where it has one, else nothing (its
+        chunks then end at their own pace, and the token is checked between them)."""
+        if isinstance(self.backend, Interruptible):
+            return self.backend.interrupt
+        return lambda: None
 
     @cached_property
     def can_look_ahead(self) -> bool:
@@ -96,13 +101,7 @@ class Session:
         rest = list(prompt[keep:])
         for i in range(0, len(rest), self.chunk_size):
             chunk = rest[i : i + self.chunk_size]
-            if cancel is None:
-                self.backend.evaluate(chunk)
-            elif self.can_interrupt:
-                with cancel.interruptible(self.backend.interrupt):  # type: ignore[attr-defined]
-                    self.backend.evaluate(chunk)
-            else:
-                cancel.check()
+            with nullcontext() if cancel is None else cancel.interruptible(self._interrupt):
                 self.backend.evaluate(chunk)
             self.tokens.extend(chunk)
         return PrefillStats(len(prompt), keep, len(rest), time.perf_counter() - started)
