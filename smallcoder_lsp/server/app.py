@@ -45,6 +45,7 @@ def register_lifecycle(server: SmallcoderServer) -> None:
         config, problems = ls.decode_settings(params.initialization_options)
         ls.engine.config = config
         ls._pending_problems = problems
+        logging.getLogger().setLevel(config.log_level.upper())
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: SmallcoderServer, params: types.InitializedParams) -> None:
@@ -104,7 +105,8 @@ def register_sync(server: SmallcoderServer) -> None:
 
     @server.feature(WARM_NOTIFICATION)
     def warm(ls: SmallcoderServer, params: Any) -> None:
-        # Our Neovim plugin says where the cursor came to rest (VS Code's code-action requests say it already).
+        # Our editor clients say where the cursor came to rest (VS Code's own code-action requests say it too, but
+        # not while the cursor sits in whitespace, where new lines start).
         uri, position = field(field(params, "textDocument"), "uri"), field(params, "position")
         line, character = field(position, "line"), field(position, "character")
         if not isinstance(uri, str) or not all(isinstance(n, int) and 0 <= n < 2**31 for n in (line, character)):

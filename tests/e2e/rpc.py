@@ -45,13 +45,11 @@ def start_server(*extra: str) -> subprocess.Popen[bytes]:
     )
 
 
-def initialize(request_id: int = 1) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": request_id,
-        "method": "initialize",
-        "params": {"processId": None, "rootUri": None, "capabilities": {}},
-    }
+def initialize(request_id: int = 1, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"processId": None, "rootUri": None, "capabilities": {}}
+    if options is not None:
+        params["initializationOptions"] = options
+    return {"jsonrpc": "2.0", "id": request_id, "method": "initialize", "params": params}
 
 
 def notification(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

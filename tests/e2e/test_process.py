@@ -53,6 +53,21 @@ def test_stdout_carries_nothing_but_protocol_frames_and_exit_is_prompt():
     assert server.returncode == 0
 
 
+def test_the_log_level_in_the_initialization_options_holds_from_the_start():
+    # VS Code sends its settings there; without a later didChangeConfiguration, `logLevel: debug` must still hold.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "smallcoder_lsp", "serve"],  # no --log-level: that would override the settings
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert server.stdin is not None
+    script = [initialize(1, {"logLevel": "debug"}), notification("initialized", {}), did_open(URI, FIB)]
+    server.stdin.write(b"".join(frame(m) for m in [*script, inline_request(2, URI, 1, 4)]))
+    server.stdin.flush()
+    read_until_response(server, 2, bytearray())
+    _, stderr = server.communicate(frame(request(3, "shutdown")) + frame(notification("exit")), timeout=60)
+    assert b" DEBUG smallcoder_lsp.completion.engine: completion " in stderr, stderr[-2000:]
+
+
 def test_exit_without_shutdown_exits_with_code_one():
     server = start_server()
     server.communicate(frame(initialize(1)) + frame(notification("exit")), timeout=60)
