@@ -1,7 +1,8 @@
 """The cursor going somewhere warms the prompt there, so that the first key typed there starts warm.
 
-VS Code asks for code actions wherever the cursor goes (for its light bulb); the server takes that as the sign of
-where the user will type, and prefills the prompt there in the background. Real server, real model, a real file.
+VS Code asks for code actions where the cursor goes (for its light bulb), except in whitespace; our editor clients
+send `smallcoder/warm` once the cursor rests. The server takes either as the sign of where the user will type,
+and prefills the prompt there in the background. Real server, real model, a real file.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ async def test_a_code_action_request_warms_the_prompt_where_the_cursor_is(bare_c
 
 @pytest.mark.model
 async def test_the_warm_notification_warms_the_prompt_where_the_cursor_rests(bare_client: LanguageClient):
-    # What our Neovim plugin sends when the cursor comes to rest (Neovim asks for no code actions by itself).
+    # What our editor clients send when the cursor comes to rest.
     await start_session(bare_client, "neovim")
     assert (await wait_until_loaded(bare_client)).state == "ready"
     uri = open_doc(bare_client, cut_text())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.test_warm_at_cursor import CLICKED, WARM_UP_S, cut_text
 
 HERE = Path(__file__).parent / "vscode"
 SOURCE = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n    \n'
@@ -74,12 +77,25 @@ class CodeServer:
     settings: Path
     logs: Path
 
-    def drive(self, file: str, screenshot: Path, *, settings: dict, delay_ms: int, accept: bool) -> dict:
-        """Open `file` with these user settings, type TYPED at the end of its line 3, stop; what was seen."""
-        (self.workspace / file).write_text(SOURCE)
+    def drive(
+        self,
+        file: str,
+        screenshot: Path,
+        *,
+        settings: dict,
+        delay_ms: int,
+        accept: bool,
+        source: str = SOURCE,
+        line: int = 3,
+        typed: str = TYPED,
+        rest_ms: int = 1000,
+    ) -> dict:
+        """Open `file` (written with `source`) with these user settings, go to the end of its `line` (1-based), rest
+        there `rest_ms`, type `typed`, stop; what was seen."""
+        (self.workspace / file).write_text(source)
         self.settings.write_text(json.dumps(USER_SETTINGS | settings))
-        options = {"url": self.url, "file": file, "line": 3, "text": TYPED, "screenshot": str(screenshot)}
-        options |= {"delayMs": delay_ms, "waitMs": 120000, "accept": accept}
+        options = {"url": self.url, "file": file, "line": line, "text": typed, "screenshot": str(screenshot)}
+        options |= {"delayMs": delay_ms, "waitMs": 120000, "accept": accept, "restMs": rest_ms}
         env = {**os.environ, "NODE_PATH": str(CODE_SERVER_DIR / "node_modules")}
         proc = subprocess.run(
             ["node", str(HERE / "drive.js"), json.dumps(options)], env=env, capture_output=True, text=True, timeout=400
@@ -168,3 +184,24 @@ def test_with_a_small_hold_the_ghost_text_comes_from_the_ready_notification(
     assert acted, code_server.extension_log()[-3000:]
     acted_at = datetime.strptime(acted[-1][:23], "%Y-%m-%d %H:%M:%S.%f").timestamp() * 1000
     print(f"ghost text {seen['ghostAt'] - acted_at:.0f} ms after the extension acted on the notification")
+
+
+def test_where_the_cursor_rests_in_whitespace_the_first_key_finds_the_prompt_warm(
+    code_server: CodeServer, artifacts: Path
+) -> None:
+    """VS Code asks for code actions where the cursor goes, but not in whitespace (an empty line, or the
+    indentation of one), which is where new code starts. The extension says where the cursor rests
+    (`smallcoder/warm`), so the prompt there is prefilled before the first key: a real file, the cursor at the end
+    of a line's indentation far from the file's end (where opening it warms)."""
+    seen = code_server.drive(
+        "rest.py", artifacts / "ghost-text-after-rest.png", settings={"smallcoder.logLevel": "debug"}, delay_ms=0,
+        accept=False, source=cut_text(), line=CLICKED + 1, typed="s", rest_ms=int(WARM_UP_S * 1000),
+    )  # fmt: skip
+    assert seen["ghost"].strip(), seen
+    log = code_server.extension_log()
+    rested = log.rfind(f"cursor at rest at {CLICKED + 1}:9")
+    assert rested >= 0, log[-3000:]
+    first = re.search(r"completion .*?prompt_tokens=(\d+), reused_tokens=(\d+)", log[rested:])
+    assert first, log[rested:][-3000:]
+    prompt, reused = int(first[1]), int(first[2])
+    assert reused / prompt > 0.9, (prompt, reused)  # warm: only the typed key and the last tokens evaluated

@@ -55,6 +55,14 @@ export function spotAt(document: vscode.TextDocument, position: vscode.Position)
   return { uri: document.uri.toString(), version: document.version, line: position.line, character: position.character };
 }
 
+/** The documents the server is sent: files and untitled buffers of the configured languages. */
+export function documentSelector(languages: string[]): { scheme: string; language: string }[] {
+  return languages.flatMap((language) => [
+    { scheme: 'file', language },
+    { scheme: 'untitled', language },
+  ]);
+}
+
 export interface ClientParts {
   serverPath: string;
   languages: string[];
@@ -72,10 +80,7 @@ export function createClient(parts: ClientParts): LanguageClient {
     transport: TransportKind.stdio,
   };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: parts.languages.flatMap((language) => [
-      { scheme: 'file', language },
-      { scheme: 'untitled', language },
-    ]),
+    documentSelector: documentSelector(parts.languages),
     initializationOptions: parts.settings,
     outputChannel: parts.output,
     errorHandler: parts.errorHandler,

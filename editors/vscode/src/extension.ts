@@ -1,11 +1,12 @@
 // Entry point: starts the server, keeps its settings in sync, and offers the SmallCoder commands.
 import * as vscode from 'vscode';
 import { DidChangeConfigurationNotification, ExecuteCommandRequest, LanguageClient } from 'vscode-languageclient/node';
-import { BoundedRestarts, createClient, spotAt } from './client';
-import { ReadyPushes, SUGGESTION_READY } from './ready';
+import { BoundedRestarts, createClient, documentSelector, spotAt, withinSizeLimit } from './client';
+import { ReadyPushes, Spot, SUGGESTION_READY } from './ready';
 import { locateServer } from './serverPath';
 import { languages, SECTION, serverPathSetting, serverSettings } from './settings';
 import { ServerStatus, StatusItem } from './status';
+import { RestingCursor, WARM } from './warm';
 
 const SHOW_LOG = 'smallcoder.showLog';
 /** Settings that need a new server process rather than a didChangeConfiguration. */
@@ -17,6 +18,10 @@ class Extension {
   private readonly status = new StatusItem(SHOW_LOG);
   private statusRefresh?: NodeJS.Timeout;
   private readonly pushes = new ReadyPushes();
+  private readonly resting = new RestingCursor(
+    (spot) => this.warm(spot),
+    () => this.servedSpot(vscode.window.activeTextEditor),
+  );
 
   constructor(private readonly extension: vscode.Extension<unknown>) {}
 
@@ -103,6 +108,35 @@ class Extension {
     }
   }
 
+  /** Where the cursor is in `editor`, if the server serves its document and nothing is selected. */
+  private servedSpot(editor: vscode.TextEditor | undefined): Spot | undefined {
+    if (!editor?.selection.isEmpty || !this.client?.isRunning()) {
+      return undefined;
+    }
+    const { document } = editor;
+    return vscode.languages.match(documentSelector(languages()), document)
+      ? spotAt(document, editor.selection.active)
+      : undefined;
+  }
+
+  /** The user moved the cursor, or went to another editor: once it rests, the server warms the prompt there. */
+  onCursorMoved(editor: vscode.TextEditor | undefined, kind?: vscode.TextEditorSelectionChangeKind): void {
+    const byUser = kind !== undefined; // undefined: an edit moved it (typing, an accepted suggestion)
+    this.resting.moved(editor === vscode.window.activeTextEditor ? this.servedSpot(editor) : undefined, byUser);
+  }
+
+  private warm(spot: Spot): void {
+    const client = this.client;
+    const document = vscode.window.activeTextEditor?.document;
+    if (client?.isRunning() && document && withinSizeLimit(document)) {
+      const position = { line: spot.line, character: spot.character }; // UTF-16, as negotiated
+      this.output.debug(`cursor at rest at ${spot.line + 1}:${spot.character + 1}; the server warms there`);
+      client.sendNotification(WARM, { textDocument: { uri: spot.uri }, position }).catch((error) => {
+        this.output.debug(`${WARM} not sent: ${describe(error)}`);
+      });
+    }
+  }
+
   async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
     if (!event.affectsConfiguration(SECTION)) {
       return;
@@ -165,6 +199,7 @@ class Extension {
 
   dispose(): void {
     clearTimeout(this.statusRefresh);
+    this.resting.dispose();
     this.status.dispose();
     this.output.dispose();
   }
@@ -186,6 +221,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(SHOW_LOG, () => extension.showLog()),
     vscode.commands.registerCommand('smallcoder.toggleCompletions', () => extension.toggleCompletions()),
     vscode.workspace.onDidChangeConfiguration((event) => extension.onConfigurationChanged(event)),
+    vscode.window.onDidChangeTextEditorSelection((event) => extension.onCursorMoved(event.textEditor, event.kind)),
+    vscode.window.onDidChangeActiveTextEditor((editor) =>
+      extension.onCursorMoved(editor, vscode.TextEditorSelectionChangeKind.Command),
+    ),
   );
   await extension.start();
 }

@@ -31,7 +31,8 @@ function isReadyParams(value: unknown): value is SuggestionReady {
   );
 }
 
-function sameSpot(a: Spot, b: Spot): boolean {
+/** The same document, version and position. */
+export function sameSpot(a: Spot, b: Spot): boolean {
   return a.uri === b.uri && a.version === b.version && a.line === b.line && a.character === b.character;
 }
 

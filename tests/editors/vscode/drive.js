@@ -1,7 +1,8 @@
 // Drives code-server (the VS Code 1.100 web UI) in headless Chromium for tests/editors/test_vscode_ghost_text.py:
 // opens a file, types at the end of a line, then presses nothing until ghost text appears (or waitMs passes),
 // screenshots it, and optionally accepts it with Tab and saves.
-// Usage: node drive.js '{"url", "file", "line", "text", "screenshot", "delayMs", "waitMs", "accept"}'
+// Usage: node drive.js '{"url", "file", "line", "text", "screenshot", "delayMs", "waitMs", "accept", "restMs"}'
+// (restMs: how long the cursor rests at the line's end before the first key; default 1000).
 // Prints one JSON line with what it saw; ghostAfterMs counts from the last typed key, ghostAt is epoch ms.
 const puppeteer = require('puppeteer-core');
 
@@ -44,7 +45,7 @@ async function openAtLineEnd(page) {
   await page.keyboard.press('Enter');
   await sleep(500);
   await page.keyboard.press('End');
-  await sleep(1000);
+  await sleep(opts.restMs ?? 1000);
 }
 
 /** Type, then only watch: the ghost text must come without another key. */

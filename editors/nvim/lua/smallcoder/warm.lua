@@ -1,7 +1,7 @@
 -- Telling the server where the cursor came to rest (`smallcoder/warm`), so that it prefills the prompt there
 -- before the first key is typed: after a jump (a search, `G`, a click, another buffer) the first suggestion then
--- starts warm. VS Code says as much with the code-action requests it sends on every cursor move; Neovim sends
--- nothing. Normal-mode moves only: while typing, the requests themselves say where the cursor is, and the server
+-- starts warm. Neovim says nothing of the cursor by itself (the VS Code extension sends the same notification).
+-- Normal-mode moves only: while typing, the requests themselves say where the cursor is, and the server
 -- ignores a position near its last request anyway.
 local M = {}
 
