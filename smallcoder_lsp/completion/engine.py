@@ -235,7 +235,7 @@ class Engine:
     def _submit(self, uri: str, text: bytes, ctx: CompletionContext, offset: int, invoked: bool) -> Job:
         loop = asyncio.get_running_loop()
         job = Job(uri, Suggestion.at(text, offset, multiline=ctx.multiline, done=False), ctx, invoked, loop)
-        self.guesses.moved_to(uri, offset)
+        self.guesses.moved_to(uri, offset, ctx)
         return self._start(job, self._decode_on_worker, text, offset)
 
     def _start(self, job: Job, decode: Callable[[Job, bytes, int], Completion], text: bytes, offset: int) -> Job:

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 ContextAt = Callable[[str, int, Document], CompletionContext]
 
+NEAR_BYTES = 256
+"""A cursor this close to the last request or warm-up has not gone anywhere new: a keystroke, an accepted
+suggestion. Farther, a warm-up is skipped only where the prompt window starts at the same line (the prompt there
+is the one already prefilled, longer or shorter at its end)."""
+
 
 class Guesses:
     def __init__(
@@ -41,19 +46,20 @@ class Guesses:
         self.board = board
         self.documents = documents
         self.context_at = context_at
-        self._last_offset: dict[str, int] = {}
+        self._last: dict[str, tuple[int, int]] = {}
+        """Per document, the offset of the last request or warm-up and the line its prompt window started at."""
         self._warming: CancelToken | None = None
 
     @property
     def config(self) -> Config:
         return self.worker.config
 
-    def moved_to(self, uri: str, offset: int) -> None:
-        """A request came at ``offset``: a warm-up near it would add nothing."""
-        self._last_offset[uri] = offset
+    def moved_to(self, uri: str, offset: int, ctx: CompletionContext) -> None:
+        """A request came at ``offset`` with context ``ctx``: a warm-up with the same prompt would add nothing."""
+        self._last[uri] = (offset, ctx.window_start_line)
 
     def forget(self, uri: str) -> None:
-        self._last_offset.pop(uri, None)
+        self._last.pop(uri, None)
 
     def _run(self, work: Callable[[Runtime, CancelToken], None], token: CancelToken | None = None) -> Future[None]:
         token = token or self.board.guess()
@@ -72,8 +78,8 @@ class Guesses:
         return future
 
     def warm(self, uri: str, offset: int | None = None) -> Future[None] | None:
-        """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background; skipped when the cursor
-        has not moved far from the last request."""
+        """Prefill ``uri``'s prompt at ``offset`` (default: the end) in the background; skipped where the last
+        request or warm-up already prefilled that prompt (see ``NEAR_BYTES``)."""
         runtime = self.worker.runtime
         local = runtime is None or runtime.local  # before the load finishes, assume a local model
         if not local or self.config.kv_states_mb <= 0 or not self.config.completion.enabled:
@@ -81,15 +87,16 @@ class Guesses:
         try:
             doc = self.documents.get(uri)
             offset = len(doc.text) if offset is None else offset
-            last = self._last_offset.get(uri)
-            near = self.worker.throughput.chars(self.config.completion.prefix_tokens) // 2
-            if last is not None and abs(offset - last) < near:
+            last = self._last.get(uri)
+            if last is not None and abs(offset - last[0]) < NEAR_BYTES:
                 return None
             ctx = self.context_at(uri, offset, doc)
         except SmallcoderError as exc:
             log.debug("not warming %s: %s", uri, exc)
             return None
-        self._last_offset[uri] = offset
+        if last is not None and ctx.window_start_line == last[1]:
+            return None
+        self._last[uri] = (offset, ctx.window_start_line)
         if self._warming is not None:  # only the newest warm-up is worth waiting for: the user is there now
             self._warming.cancel("a newer warm-up", interrupt=True)
         self._warming = self.board.guess()

@@ -80,3 +80,26 @@ async def test_warm_on_open_prefills_in_the_background_and_a_request_cancels_it(
     await engine.complete("file:///w.py", len(text))
     assert backend.evaluated_tokens - before <= 2
     engine.shutdown()
+
+
+async def test_a_warm_up_where_the_window_starts_elsewhere_is_not_skipped_though_the_cursor_is_near():
+    # Opening warms the file's end; the cursor then rests 1,000 bytes up (a function near the end of the file). Its
+    # window starts ~40 lines higher than the end's, so the two prompts share nothing but their first line: the
+    # second warm-up is needed, where a rule of "near the last warm-up" (half a window) skipped it.
+    text = "def f(n):\n    return n\n" * 300
+    backend = FakeBackend()
+    engine = Engine(Config(), loader=lambda _c: backend)
+    engine.start().result()
+    engine.documents.open("file:///n.py", "python", 1, text)
+    opened = engine.warm("file:///n.py")
+    assert opened is not None
+    await asyncio.wrap_future(opened)
+    at = text.index("def", len(text) - 1000)
+    rested = engine.warm("file:///n.py", at)
+    assert rested is not None
+    await asyncio.wrap_future(rested)
+    assert engine.warm("file:///n.py", at + 100) is None  # a keystroke away: nothing new to prefill
+    before = backend.evaluated_tokens
+    await engine.complete("file:///n.py", at, invoked=True)
+    assert backend.evaluated_tokens - before <= 2
+    engine.shutdown()
