@@ -87,6 +87,13 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--pace-ms", type=float, default=120.0, help="time between keystrokes (default: 120)")
     bench.add_argument("--pause-ms", type=float, default=1000.0, help="length of a typing pause (default: 1000)")
+    bench.add_argument(
+        "--reach-ms",
+        type=float,
+        default=1000.0,
+        help="how long the cursor rests where a typing session starts before its first key; the client says where "
+        "it rests after 300 ms, as our editor clients do (default: 1000; 0: the first key comes with the opening)",
+    )
     bench.add_argument("--cuts", type=int, help="how many line cuts (default: 400, 8 with --quick)")
     bench.add_argument("--invoked", action="store_true", help="line cuts ask with invoked, not automatic, requests")
     bench.add_argument(
@@ -193,6 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out=args.out,
         pace_ms=args.pace_ms,
         pause_ms=args.pause_ms,
+        reach_ms=args.reach_ms,
         baseline="" if baseline == "none" else baseline,
         backends=backends,
         model=args.model,

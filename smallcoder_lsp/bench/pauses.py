@@ -25,6 +25,13 @@ class PauseModel:
     boundary_probability: float = 0.25
     """Chance of a pause after a boundary character (drawn per position, with ``seed``)."""
     seed: int = 11
+    reach_s: float = 1.0
+    """How long the cursor rests where a session starts before the first key: the user has clicked or moved
+    there and takes the hands to the keyboard (the Keystroke-Level Model gives 0.4 s for that alone, and 1.35 s
+    more to prepare a new string of typing; we take the pause's length). 0: the first key comes with the opening."""
+    rest_s: float = 0.3
+    """After this much stillness our editor clients tell the server where the cursor rests (``smallcoder/warm``),
+    as the Neovim plugin and the VS Code extension do."""
 
     def pause_offsets(self, name: str, body: str) -> frozenset[int]:
         """Offsets into ``body`` where typing stops: right after a line break and its indentation (a line

@@ -1,5 +1,7 @@
 """The typing replay: retype function bodies through the real server, at a typing pace with pauses.
 
+A session opens its document and, as our editor clients do when the cursor comes to rest, tells the server where
+the cursor is (``smallcoder/warm``); the first key comes ``PauseModel.reach_s`` after the opening.
 Per key: ``didChange``, then an automatic inline-completion request; the previous request is cancelled with
 ``$/cancelRequest`` if it is still open. Keys come ``PauseModel.key_s`` apart, except at pauses (line starts, and
 now and then after a boundary character), where the user stops for ``PauseModel.pause_s`` and the request sent
@@ -21,6 +23,7 @@ from smallcoder_lsp.bench.records import RequestRecord
 from smallcoder_lsp.bench.trace import TypingSession, next_keystroke
 
 LAST_ANSWER_TIMEOUT = 15.0
+WARM_NOTIFICATION = "smallcoder/warm"
 
 
 def accepted_text(suggestion: str, remaining: str) -> str:
@@ -97,6 +100,7 @@ class Typist:
         text, pos, body, typed = session.before + session.after, len(session.before), session.body, 0
         pauses = self.pauses.pause_offsets(session.name, body)
         self.client.open(uri, text)
+        await self.reach(uri, text, pos)
         version, due = 1, self.clock()
         open_request: tuple[int, asyncio.Task[None]] | None = None
         last: RequestRecord | None = None
@@ -135,6 +139,19 @@ class Typist:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(open_request[1]), LAST_ANSWER_TIMEOUT)
         self.client.close_document(uri)
+
+    async def reach(self, uri: str, text: str, pos: int) -> None:
+        """The user goes to where the session starts and stays there until the first key; once the cursor has
+        rested ``rest_s``, the client says where it is."""
+        rest, reach = self.pauses.rest_s, self.pauses.reach_s
+        if reach <= rest:
+            await asyncio.sleep(reach)
+            return
+        await asyncio.sleep(rest)
+        line, character = lsp_position(text, pos)
+        position = {"line": line, "character": character}
+        self.client.notify(WARM_NOTIFICATION, {"textDocument": {"uri": uri}, "position": position})
+        await asyncio.sleep(reach - rest)
 
     async def settle(self, timeout: float = LAST_ANSWER_TIMEOUT) -> None:
         """Wait for the answers still open (cancelled requests are answered too)."""

@@ -40,6 +40,7 @@ class BenchOptions:
     out: Path = Path("smallcoder-bench")
     pace_ms: float = 120.0
     pause_ms: float = 1000.0
+    reach_ms: float = 1000.0
     baseline: str = ""
     """``naive`` adds the typing replay and the line cuts with a fresh KV cache per request; empty: none."""
     backends: tuple[str, ...] = ("auto",)
@@ -137,7 +138,7 @@ def make_plan(options: BenchOptions) -> tuple[Plan, list[dict[str, str]]]:
     failures: list[dict[str, str]] = []
     sessions, cuts = _load_work(options, failures)
     paths = (task_paths(QUICK_TASKS if options.quick else None)) if "corpus" in options.stages else []
-    pauses = PauseModel(key_s=options.pace_ms / 1000, pause_s=options.pause_ms / 1000)
+    pauses = PauseModel(key_s=options.pace_ms / 1000, pause_s=options.pause_ms / 1000, reach_s=options.reach_ms / 1000)
     plan = Plan(
         pauses,
         tuple(paths),
@@ -227,6 +228,7 @@ def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
         "mode": "quick" if options.quick else "full",
         "pace_ms": options.pace_ms,
         "pause_ms": options.pause_ms,
+        "reach_ms": options.reach_ms,
         "pause_model": to_plain(plan.pauses),
         "stages": list(options.stages),
         "invoked_lines": options.invoked,

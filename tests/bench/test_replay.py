@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+import time
 
 import pytest
 
 from smallcoder_lsp.bench.metrics import NEVER, typing_summary
 from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.records import StageResult
+from smallcoder_lsp.bench.replay import Typist
 from smallcoder_lsp.bench.stages import Plan, run_stage
 from smallcoder_lsp.bench.trace import TypingSession
 
@@ -112,3 +114,30 @@ def test_a_right_suggestion_at_a_pause_is_accepted_in_place_of_the_next_keys(tmp
     assert first_pause.right and first_pause.accepted_chars == len("ab = cd(x)")
     s = typing_summary(records, len(SESSION.body))
     assert s["chars_saved"] == len("ab = cd(x)") and s["right_at_pause"] == 1.0
+
+
+class Notes:
+    """Records the notifications a replay sends, with when."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str, object]] = []
+
+    def notify(self, method: str, params: object) -> None:
+        self.sent.append((time.monotonic(), method, params))
+
+
+def test_a_session_begins_with_the_cursor_resting_where_it_starts():
+    client, pauses = Notes(), PauseModel(reach_s=0.2, rest_s=0.1)
+    start = time.monotonic()
+    asyncio.run(Typist(client, pauses, time.monotonic).reach("file:///a.py", "def f():\n    \n", 13))  # type: ignore[arg-type]
+    assert time.monotonic() - start >= 0.2  # the first key comes no sooner
+    [(at, method, params)] = client.sent
+    assert at - start >= 0.1  # said once the cursor has rested, as our editor clients do
+    assert method == "smallcoder/warm"
+    assert params == {"textDocument": {"uri": "file:///a.py"}, "position": {"line": 1, "character": 4}}
+
+
+def test_with_no_reach_the_first_key_comes_with_the_opening_and_nothing_is_said():
+    client = Notes()
+    asyncio.run(Typist(client, PauseModel(reach_s=0.0), time.monotonic).reach("file:///a.py", "x", 0))  # type: ignore[arg-type]
+    assert client.sent == []
