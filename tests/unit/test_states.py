@@ -65,15 +65,21 @@ async def test_engine_keeps_two_open_files_warm():
     engine.shutdown()
 
 
-async def test_warm_on_open_prefills_in_the_background_and_a_request_cancels_it():
-    text = "def f(n):\n    return n\n" * 30
+async def opened_and_warmed(uri: str, text: str) -> tuple[FakeBackend, Engine]:
+    """An engine on the fake backend with ``text`` open at ``uri``, after the warm-up that opening starts."""
     backend = FakeBackend()
     engine = Engine(Config(), loader=lambda _c: backend)
     engine.start().result()
-    engine.documents.open("file:///w.py", "python", 1, text)
-    future = engine.warm("file:///w.py")
+    engine.documents.open(uri, "python", 1, text)
+    future = engine.warm(uri)
     assert future is not None
     await asyncio.wrap_future(future)
+    return backend, engine
+
+
+async def test_warm_on_open_prefills_in_the_background_and_a_request_cancels_it():
+    text = "def f(n):\n    return n\n" * 30
+    backend, engine = await opened_and_warmed("file:///w.py", text)
     assert backend.n_cached > 100  # the whole prompt is in the cache before any request
     assert engine.warm("file:///w.py", len(text) - 3) is None  # a nearby cursor needs no new warm-up
     before = backend.evaluated_tokens
@@ -87,13 +93,7 @@ async def test_a_warm_up_where_the_window_starts_elsewhere_is_not_skipped_though
     # window starts ~40 lines higher than the end's, so the two prompts share nothing but their first line: the
     # second warm-up is needed, where a rule of "near the last warm-up" (half a window) skipped it.
     text = "def f(n):\n    return n\n" * 300
-    backend = FakeBackend()
-    engine = Engine(Config(), loader=lambda _c: backend)
-    engine.start().result()
-    engine.documents.open("file:///n.py", "python", 1, text)
-    opened = engine.warm("file:///n.py")
-    assert opened is not None
-    await asyncio.wrap_future(opened)
+    backend, engine = await opened_and_warmed("file:///n.py", text)
     at = text.index("def", len(text) - 1000)
     rested = engine.warm("file:///n.py", at)
     assert rested is not None
