@@ -39,13 +39,18 @@ def field(params: Any, name: str) -> Any:
     return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
 
 
+def use_log_level(config: Config) -> None:
+    """The settings' log level, from the first settings on (``--log-level`` has already overridden them)."""
+    logging.getLogger().setLevel(config.log_level.upper())
+
+
 def register_lifecycle(server: SmallcoderServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: SmallcoderServer, params: types.InitializeParams) -> None:
         config, problems = ls.decode_settings(params.initialization_options)
         ls.engine.config = config
         ls._pending_problems = problems
-        logging.getLogger().setLevel(config.log_level.upper())
+        use_log_level(config)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: SmallcoderServer, params: types.InitializedParams) -> None:
@@ -62,7 +67,7 @@ def register_lifecycle(server: SmallcoderServer) -> None:
             return
         config, problems = ls.decode_settings(params.settings)
         ls.report_settings_problems(problems)
-        logging.getLogger().setLevel(config.log_level.upper())
+        use_log_level(config)
         ls.engine.reconfigure(config)
 
     @server.feature(STATUS_REQUEST)
