@@ -55,8 +55,10 @@ export function spotAt(document: vscode.TextDocument, position: vscode.Position)
   return { uri: document.uri.toString(), version: document.version, line: position.line, character: position.character };
 }
 
+export type DocumentFilters = { scheme: string; language: string }[];
+
 /** The documents the server is sent: files and untitled buffers of the configured languages. */
-export function documentSelector(languages: string[]): { scheme: string; language: string }[] {
+export function documentSelector(languages: string[]): DocumentFilters {
   return languages.flatMap((language) => [
     { scheme: 'file', language },
     { scheme: 'untitled', language },
@@ -65,7 +67,7 @@ export function documentSelector(languages: string[]): { scheme: string; languag
 
 export interface ClientParts {
   serverPath: string;
-  languages: string[];
+  served: DocumentFilters;
   settings: object;
   output: vscode.LogOutputChannel;
   errorHandler: ErrorHandler;
@@ -80,7 +82,7 @@ export function createClient(parts: ClientParts): LanguageClient {
     transport: TransportKind.stdio,
   };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: documentSelector(parts.languages),
+    documentSelector: parts.served,
     initializationOptions: parts.settings,
     outputChannel: parts.output,
     errorHandler: parts.errorHandler,

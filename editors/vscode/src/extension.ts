@@ -18,6 +18,8 @@ class Extension {
   private readonly status = new StatusItem(SHOW_LOG);
   private statusRefresh?: NodeJS.Timeout;
   private readonly pushes = new ReadyPushes();
+  /** The documents the running client serves (a change of `languages` starts a new client). */
+  private served = documentSelector([]);
   private readonly resting = new RestingCursor(
     (spot) => this.warm(spot),
     () => this.servedSpot(vscode.window.activeTextEditor),
@@ -34,9 +36,10 @@ class Extension {
       return;
     }
     this.output.appendLine(`Starting ${located.path} serve (found in ${located.source})`);
+    this.served = documentSelector(languages());
     const client = createClient({
       serverPath: located.path,
-      languages: languages(),
+      served: this.served,
       settings: serverSettings(this.extension),
       output: this.output,
       errorHandler: new BoundedRestarts((message) => this.fail(message)),
@@ -114,7 +117,7 @@ class Extension {
       return undefined;
     }
     const { document } = editor;
-    return vscode.languages.match(documentSelector(languages()), document)
+    return vscode.languages.match(this.served, document)
       ? spotAt(document, editor.selection.active)
       : undefined;
   }
