@@ -4,13 +4,16 @@ request can afford.
 A cold prompt cannot meet a 200 ms first token on a laptop CPU; a warm one beats it tenfold. So the budget
 counts only the tokens the KV cache does not hold yet, and it drops extra context blocks (other files, then
 imports, then scopes) before it touches the window next to the cursor. When even the bare window does not fit
-and the cache holds nothing of the prompt (the first key in a file just opened, a jump far away), an automatic
-request takes a shorter window: the longest that prefills within ``COLD_WINDOW_S`` (or, where none does, the
-shortest there is), so the first line still shows while the user pauses, where the whole window (about 1,000
-tokens: 1.5 s on a 2-core CPU) would miss the pause.
-Only once: the next request goes back to the whole window, which the following keystrokes prefill chunk by
-chunk (each keeps what the one before evaluated). A shorter window that stayed would cost the model the code
-further up that it mirrors: measured, it showed more lines at pauses but fewer right ones.
+and finishing it would take longer than ``COLD_WINDOW_S`` (the first key in a file just opened, a jump far away,
+a cursor that rested too briefly for its warm-up to finish), an automatic request takes a shorter window: the
+longest that prefills within ``COLD_WINDOW_S`` (or, where none does, the shortest there is), so the first line
+still shows while the user pauses, where the whole window (about 1,000 tokens: 1.5 s on a 2-core CPU) would miss
+the pause. The shorter window has a lane of its own in the saved states (:mod:`smallcoder_lsp.decode.states`), so
+a warm-up can prefill it before the key comes, and what the whole window had prefilled stays. Only once per
+window: the next requests go back to the whole window (the bare one, unless a richer one is nearly ready), which
+the following keystrokes prefill chunk by chunk (each keeps what the one before evaluated), until it is ready. A
+shorter window that stayed would cost the model the code further up that it mirrors: measured, it showed more
+lines at pauses but fewer right ones.
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ COLD_WINDOW_S = 0.3
 the first line's decode, about 0.35 s to the first suggestion. Measured on 400 cold cuts of third-party code
 (``bench/cold_window.py``): 0.4 s gave 27.0% exact first lines, 0.3 s 26.3% (6 cuts right only at 0.4 s, 3 only
 at 0.3 s) and 0.25 s 23.0% (20 against 4: a clear loss), at a median of 431, 343 and 283 ms to the first line."""
-COLD_SHARED_TOKENS = 8
-"""A cache that shares no more than this with every choice (a BOS token, a first line) holds nothing of use."""
 
 
 @dataclass
@@ -71,38 +72,51 @@ def prompt_choices(ctx: CompletionContext) -> list[PromptChoice]:
     return choices + [PromptChoice((), cut) for cut in ctx.cuts]
 
 
+@dataclass(frozen=True)
+class Fit:
+    choice: PromptChoice
+    tokens: list[int]
+    ready: bool
+    """The whole window, uncached within the budget or the cold budget: nothing is left to catch up on."""
+
+    @property
+    def short(self) -> bool:
+        return self.choice.cut > 0
+
+
 def fit_prompt(
     ctx: CompletionContext,
     cached: Sequence[int],
     tokenize: Callable[[PromptChoice], list[int]],
     budget_tokens: int | None,
     cold_tokens: int = 0,
-) -> tuple[PromptChoice, list[int]]:
-    """The richest prompt whose uncached tail fits ``budget_tokens`` (None: no budget, the whole prompt); else the
-    richest whose tail fits ``cold_tokens`` (finishing a warm-up costs less than starting over); else, when the
-    cache holds nothing of the bare window nor of a shorter one (cold), the longest shorter window that fits
-    ``cold_tokens``, or the shortest there is when none does (the whole window would take seconds); else the
-    bare window."""
+    short_cached: Sequence[int] = (),
+    may_cut: bool = True,
+) -> Fit:
+    """The richest prompt whose tail beyond ``cached`` fits ``budget_tokens`` (None: no budget, the whole
+    prompt); else the richest whose tail fits ``cold_tokens`` (finishing a warm-up costs less than starting over);
+    else, where ``may_cut``, the longest shorter window whose tail beyond ``short_cached`` fits ``cold_tokens``, or
+    the shortest there is when none does (the whole window would take seconds); else the bare window, the
+    cheapest to catch up on (going on with a warm-up's part of a richer prompt instead was measured: the typing
+    replay saved 24.4% of the characters against 26.3%)."""
     choices = prompt_choices(ctx)
     if budget_tokens is None:
-        return choices[0], tokenize(choices[0])
+        return Fit(choices[0], tokenize(choices[0]), True)
     whole = []  # tokenized one by one: a warm cache fits the first choice, and a keystroke needs no other
     for choice in (c for c in choices if not c.cut):
         tokens = tokenize(choice)
         uncached = len(tokens) - common_prefix_length(cached, tokens)
         if uncached <= budget_tokens:
-            return choice, tokens
+            return Fit(choice, tokens, True)
         whole.append((uncached, choice, tokens))
     for uncached, choice, tokens in whole:
         if uncached <= cold_tokens:
-            return choice, tokens
-    bare = whole[-1][1:]
+            return Fit(choice, tokens, True)
     cuts = [(choice, tokenize(choice)) for choice in choices if choice.cut]
-    # Extra context blocks are left out of this test: a warm-up elsewhere in the file shares its imports block.
-    cold = all(common_prefix_length(cached, tokens) <= COLD_SHARED_TOKENS for _, tokens in [bare, *cuts])
-    if not cold or not cuts:
-        return bare
-    for choice, tokens in cuts:
-        if len(tokens) <= cold_tokens:
-            return choice, tokens
-    return cuts[-1]
+    if may_cut and cuts:
+        for choice, tokens in cuts:
+            if len(tokens) - common_prefix_length(short_cached, tokens) <= cold_tokens:
+                return Fit(choice, tokens, False)
+        return Fit(*cuts[-1], False)
+    _, choice, tokens = whole[-1]
+    return Fit(choice, tokens, False)

@@ -110,9 +110,8 @@ class Engine:
         self._unserved.pop(uri, None)
 
         def drop() -> None:
-            runtime = self.worker.runtime
-            if runtime is not None and runtime.states is not None:
-                runtime.states.forget(uri)
+            if self.worker.runtime is not None:
+                self.worker.runtime.forget(uri)
 
         self.worker.submit(drop)
 

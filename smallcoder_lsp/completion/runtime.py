@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smallcoder_lsp.backends.base import Backend, Generator
-from smallcoder_lsp.completion.budget import COLD_WINDOW_S, PromptChoice, Throughput, fit_prompt
+from smallcoder_lsp.completion.budget import COLD_WINDOW_S, Fit, PromptChoice, Throughput, fit_prompt
 from smallcoder_lsp.completion.candidates import choose
 from smallcoder_lsp.completion.postprocess import trim
 from smallcoder_lsp.completion.prompt import FimTemplate, build_prompt, detect_fim_template
@@ -23,7 +23,7 @@ from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.healing import Healed, heal
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
-from smallcoder_lsp.decode.states import DocumentStates
+from smallcoder_lsp.decode.states import SHORT, WINDOW, DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.stream import Generation
 from smallcoder_lsp.decode.textstream import complete_text
@@ -98,6 +98,9 @@ class Runtime:
         self.states: DocumentStates | None = None
         self.fim: FimTemplate | None = None
         self.cold_window_s = COLD_WINDOW_S
+        self._short_served: dict[str, int] = {}
+        """Per document, the line where the window started when a request last took the short window there: the
+        next requests go on with the whole window until it is ready (see :mod:`.budget`)."""
         if isinstance(loaded, Generator):
             self.generator = loaded
         else:
@@ -123,15 +126,22 @@ class Runtime:
         if self.session is not None and self.states is not None:
             self.states.clear()
             self.session.reset()
+        self._short_served.clear()
+
+    def forget(self, uri: str) -> None:
+        """``uri`` was closed: drop its KV states."""
+        if self.states is not None:
+            self.states.forget(uri)
+        self._short_served.pop(uri, None)
 
     def close(self) -> None:
         (self.generator or self.backend).close()  # type: ignore[union-attr]
 
-    def prompt_tokens(self, ctx: CompletionContext, rules: StopRules, invoked: bool) -> tuple[list[int], int]:
+    def fit(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool) -> Fit:
         """The richest prompt whose uncached tokens fit the first-token budget (invoked: no budget; see
-        :mod:`.budget`), and how many characters of the context it holds."""
-        backend, session = self.backend, self.session
-        assert backend is not None and session is not None
+        :mod:`.budget`), counting what ``uri``'s saved states hold."""
+        backend, states = self.backend, self.states
+        assert backend is not None and states is not None
         cfg = self.config.completion
         limit = backend.info.context_length - rules.max_tokens - 1
 
@@ -141,8 +151,22 @@ class Runtime:
 
         rate = self.throughput.prefill_tok_s
         budget = None if invoked else int(rate * cfg.first_token_target_ms / 1000)
-        choice, tokens = fit_prompt(ctx, session.tokens, tokenize, budget, int(rate * self.cold_window_s))
-        return tokens, len(ctx.prefix) - choice.cut + sum(len(b.text) for b in choice.blocks)
+        cached, short_cached = states.tokens(uri, WINDOW), states.tokens(uri, SHORT)
+        may_cut = self._short_served.get(uri) != ctx.window_start_line
+        return fit_prompt(ctx, cached, tokenize, budget, int(rate * self.cold_window_s), short_cached, may_cut)
+
+    def prompt_tokens(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool) -> tuple[list[int], int]:
+        """A request's prompt (see ``fit``), with the live cache switched to its lane, and how many characters of
+        the context it holds."""
+        assert self.states is not None
+        fit = self.fit(uri, ctx, rules, invoked)
+        if fit.short:
+            self._short_served[uri] = ctx.window_start_line
+        elif fit.ready and self._short_served.pop(uri, None) is not None:
+            self.states.drop(uri, SHORT)  # it served its one request
+        self.states.switch_to(uri, SHORT if fit.short else WINDOW)
+        choice = fit.choice
+        return fit.tokens, len(ctx.prefix) - choice.cut + sum(len(b.text) for b in choice.blocks)
 
     def generate(
         self,
@@ -158,9 +182,8 @@ class Runtime:
         if self.generator is not None:
             prompt = build_prompt(ctx, None).text
             return explain(complete_text(self.generator, prompt, rules, cfg.temperature, cancel, on_text), ctx)
-        assert self.session is not None and self.states is not None
-        self.states.switch_to(uri)  # first: the budget counts what this document's cache lacks
-        tokens, prompt_chars = self.prompt_tokens(ctx, rules, invoked)
+        assert self.session is not None
+        tokens, prompt_chars = self.prompt_tokens(uri, ctx, rules, invoked)
         healed = self.healed(tokens)
         if not cfg.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
             self.session.reset()
@@ -196,8 +219,15 @@ class Runtime:
         return cfg.candidates if invoked else min(cfg.candidates, cfg.auto_candidates)
 
     def warm(self, uri: str, ctx: CompletionContext, cancel: CancelToken) -> None:
-        """Prefill the prompt ``ctx`` would get, so the next request there starts warm."""
+        """Prefill the prompts a request at ``ctx`` would get, so that it starts warm: the short window first where
+        an automatic request would take it (the whole one is too far from ready: the first key may come before
+        it is), then the whole window."""
         if self.session is None or self.states is None:
             return
-        self.states.switch_to(uri)
-        self.session.prefill(self.prompt_tokens(ctx, stop_rules(ctx, self.config), invoked=True)[0], cancel)
+        rules = stop_rules(ctx, self.config)
+        first = self.fit(uri, ctx, rules, invoked=False)
+        if first.short:
+            self.states.switch_to(uri, SHORT)
+            self.session.prefill(first.tokens, cancel)
+        self.states.switch_to(uri, WINDOW)
+        self.session.prefill(self.fit(uri, ctx, rules, invoked=True).tokens, cancel)

@@ -26,46 +26,62 @@ def test_drop_order_is_definitions_then_imports_then_scopes_then_the_window_from
 
 
 def test_no_budget_takes_everything():
-    assert fit_prompt(CTX, [], tokenize, None)[1] == whole()
+    assert fit_prompt(CTX, [], tokenize, None).tokens == whole()
 
 
 def test_a_cold_cache_drops_extra_context_first():
-    choice, tokens = fit_prompt(CTX, [], tokenize, 50)
-    assert choice == PromptChoice((BLOCKS[2],), 0)  # scopes (10 + 2) + window (35) + BOS fit in 50
+    fit = fit_prompt(CTX, [], tokenize, 50)
+    choice, tokens = fit.choice, fit.tokens
+    assert fit.ready and choice == PromptChoice((BLOCKS[2],), 0)  # scopes (10 + 2) + window (35) + BOS fit in 50
     assert tokens == whole([BLOCKS[2]])
 
 
 def test_when_not_even_the_bare_window_fits_a_cold_cache_takes_a_shorter_window_within_the_cold_budget():
-    choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
-    assert choice == PromptChoice((), 14)  # the longest window that prefills in the cold budget: 21 + BOS
-    choice, _ = fit_prompt(CTX, [], tokenize, 5, cold_tokens=3)
-    assert choice == PromptChoice((), 28)  # none fits: the shortest there is, not the whole one (seconds)
+    fit = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
+    assert fit.short and not fit.ready
+    assert fit.choice == PromptChoice((), 14)  # the longest window that prefills in the cold budget: 21 + BOS
+    # None fits: the shortest there is, not the whole one (seconds).
+    assert fit_prompt(CTX, [], tokenize, 5, cold_tokens=3).choice == PromptChoice((), 28)
     no_cuts = CompletionContext(PREFIX, "", "", "", MULTI, "", "python", 0, BLOCKS)
-    assert fit_prompt(no_cuts, [], tokenize, 5, cold_tokens=3)[0] == PromptChoice((), 0)
+    assert fit_prompt(no_cuts, [], tokenize, 5, cold_tokens=3).choice == PromptChoice((), 0)
 
 
-def test_a_warm_up_that_evaluated_the_extra_context_leaves_the_cache_cold_for_the_window():
-    warmed = whole()[:40]  # a warm-up elsewhere in the file got through the blocks, which are the same there
-    assert fit_prompt(CTX, warmed, tokenize, 5, cold_tokens=25)[0] == PromptChoice((), 14)
-    assert fit_prompt(CTX, whole()[:-20], tokenize, 5, cold_tokens=25)[0] == PromptChoice(BLOCKS, 0)  # nearly done
+def test_a_warm_up_that_is_far_from_done_leaves_the_request_the_shorter_window():
+    warmed = whole()[:40]  # a warm-up got through the blocks and a few lines: most of the window is still to come
+    assert fit_prompt(CTX, warmed, tokenize, 5, cold_tokens=25).choice == PromptChoice((), 14)
+    nearly = fit_prompt(CTX, whole()[:-20], tokenize, 5, cold_tokens=25)  # finishing costs less than the cold budget
+    assert nearly.choice == PromptChoice(BLOCKS, 0) and nearly.ready
+
+
+def test_a_shorter_window_a_warm_up_prefilled_is_the_one_taken():
+    short = tokenize(PromptChoice((), 14))
+    assert len(short) > 10
+    fit = fit_prompt(CTX, [], tokenize, 5, cold_tokens=10, short_cached=short[:-2])
+    assert fit.choice == PromptChoice((), 14)  # longer than the cold budget allows cold, but in the cache
+    assert fit_prompt(CTX, [], tokenize, 5, cold_tokens=10).choice == PromptChoice((), 28)
 
 
 def test_the_shorter_window_is_taken_once_then_the_whole_one_is_prefilled_again():
-    _, tokens = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
+    short = fit_prompt(CTX, [], tokenize, 5, cold_tokens=25)
     typed = CompletionContext(PREFIX + "ab", "", "", "", MULTI, "", "python", 0, BLOCKS, cuts=CTX.cuts)
 
     def tokenize_typed(choice: PromptChoice) -> list[int]:
         return [0, *(ord(c) for c in build_prompt(typed, None, choice.blocks, choice.cut).text)]
 
-    assert fit_prompt(typed, tokens, tokenize_typed, 5, cold_tokens=25)[0] == PromptChoice((), 0)
+    # The cache holds the short window (its lane holds nothing of the whole one): the bare window costs least.
+    after = fit_prompt(typed, short.tokens, tokenize_typed, 5, cold_tokens=25, may_cut=False)
+    assert after.choice == PromptChoice((), 0) and not after.ready
     # Half of the whole window evaluated by then (the next keystroke cut it short): it goes on from there.
     half = tokenize_typed(PromptChoice((), 0))[:20]
-    assert fit_prompt(typed, half, tokenize_typed, 5, cold_tokens=25)[0] == PromptChoice((), 0)
+    assert fit_prompt(typed, half, tokenize_typed, 5, cold_tokens=25, may_cut=False).choice == PromptChoice((), 0)
+    # A warm-up had got through part of the richest prompt: the bare window all the same.
+    part = tokenize_typed(PromptChoice(BLOCKS, 0))[:60]
+    assert fit_prompt(typed, part, tokenize_typed, 5, cold_tokens=25, may_cut=False).choice == PromptChoice((), 0)
 
 
 def test_a_warm_cache_affords_everything():
     cached = whole()[:-3]
-    assert fit_prompt(CTX, cached, tokenize, 5)[1] == whole()
+    assert fit_prompt(CTX, cached, tokenize, 5).tokens == whole()
 
 
 def test_throughput_measurement_ignores_tiny_prefills_and_is_quantized():

@@ -6,7 +6,7 @@ from smallcoder_lsp.backends.fake import FakeBackend
 from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.decode.session import Session
-from smallcoder_lsp.decode.states import DocumentStates
+from smallcoder_lsp.decode.states import SHORT, WINDOW, DocumentStates
 
 A = [0, *range(10, 60)]
 B = [0, *range(100, 150)]
@@ -29,6 +29,21 @@ def test_switching_back_restores_the_documents_cache():
     before = backend.evaluated_tokens
     session.prefill([*A, 7])
     assert backend.evaluated_tokens - before == 1  # only the new token: a warm switch
+
+
+def test_a_documents_two_lanes_keep_their_own_states():
+    backend, session, states = states_with(1)
+    states.switch_to("a", WINDOW)
+    session.prefill(A[:30])  # a warm-up got this far into the whole window
+    states.switch_to("a", SHORT)
+    assert states.tokens("a", WINDOW) == A[:30]
+    session.prefill([0, *A[20:]])  # the short window: the end of the whole one, without its start
+    states.switch_to("a", WINDOW)
+    assert backend.cache == A[:30] and states.tokens("a", SHORT) == [0, *A[20:]]
+    states.drop("a", SHORT)
+    assert states.tokens("a", SHORT) == A[:30]  # no snapshot: what the live cache holds
+    states.forget("a")
+    assert states.saved_documents() == [] and states.current is None
 
 
 def test_without_states_a_switch_reprefills():
