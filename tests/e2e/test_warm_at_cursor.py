@@ -34,6 +34,21 @@ def cut_text() -> str:
     return "\n".join(lines)
 
 
+async def opened(client: LanguageClient, editor: str) -> str:
+    """A session as ``editor`` with the cut file open, after the warm-up on open (the end of the file)."""
+    await start_session(client, editor)
+    assert (await wait_until_loaded(client)).state == "ready"
+    uri = open_doc(client, cut_text())
+    await asyncio.sleep(WARM_UP_S)
+    return uri
+
+
+def rest_at(client: LanguageClient, uri: str, line: int) -> None:
+    """What our editor clients send when the cursor comes to rest on ``line``'s cut."""
+    where = {"line": line, "character": len(cut_text().split("\n")[line])}
+    client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": uri}, "position": where})
+
+
 async def reuse_at(client: LanguageClient, uri: str, line: int, invoked: bool = True) -> float:
     """The share of the prompt found in the KV cache by a request at ``line``'s cut."""
     text = cut_text()
@@ -47,11 +62,7 @@ async def reuse_at(client: LanguageClient, uri: str, line: int, invoked: bool = 
 
 @pytest.mark.model
 async def test_a_code_action_request_warms_the_prompt_where_the_cursor_is(bare_client: LanguageClient):
-    await start_session(bare_client, "vscode")
-    assert (await wait_until_loaded(bare_client)).state == "ready"
-    uri = open_doc(bare_client, cut_text())
-    await asyncio.sleep(WARM_UP_S)  # the warm-up on open (the end of the file) is done
-
+    uri = await opened(bare_client, "vscode")
     here = types.Position(line=CLICKED, character=8)
     await bare_client.text_document_code_action_async(
         types.CodeActionParams(
@@ -67,11 +78,7 @@ async def test_a_code_action_request_warms_the_prompt_where_the_cursor_is(bare_c
 
 @pytest.mark.model
 async def test_the_warm_notification_warms_the_prompt_where_the_cursor_rests(bare_client: LanguageClient):
-    # What our editor clients send when the cursor comes to rest.
-    await start_session(bare_client, "neovim")
-    assert (await wait_until_loaded(bare_client)).state == "ready"
-    uri = open_doc(bare_client, cut_text())
-    await asyncio.sleep(WARM_UP_S)
+    uri = await opened(bare_client, "neovim")
     for bad in (
         {},
         {"textDocument": {"uri": uri}},
@@ -80,8 +87,7 @@ async def test_the_warm_notification_warms_the_prompt_where_the_cursor_rests(bar
     ):
         bare_client.protocol.notify("smallcoder/warm", bad)  # ignored, and the server stays up
     bare_client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": "file:///not/open.py"}, "position": {}})
-    where = {"line": CLICKED, "character": 8}
-    bare_client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": uri}, "position": where})
+    rest_at(bare_client, uri, CLICKED)
     await asyncio.sleep(WARM_UP_S)
     assert await reuse_at(bare_client, uri, CLICKED) > 0.9
     assert await reuse_at(bare_client, uri, ELSEWHERE) < 0.5
@@ -91,11 +97,7 @@ async def test_the_warm_notification_warms_the_prompt_where_the_cursor_rests(bar
 async def test_after_a_brief_rest_the_first_key_finds_its_prompt_warm(bare_client: LanguageClient):
     # The whole window cannot be prefilled in a second here; the short window the first automatic request takes
     # instead (see completion/budget.py) is, since the warm-up prefills it first.
-    await start_session(bare_client, "neovim")
-    assert (await wait_until_loaded(bare_client)).state == "ready"
-    uri = open_doc(bare_client, cut_text())
-    await asyncio.sleep(WARM_UP_S)
-    where = {"line": CLICKED, "character": 8}
-    bare_client.protocol.notify("smallcoder/warm", {"textDocument": {"uri": uri}, "position": where})
+    uri = await opened(bare_client, "neovim")
+    rest_at(bare_client, uri, CLICKED)
     await asyncio.sleep(BRIEF_REST_S)
     assert await reuse_at(bare_client, uri, CLICKED, invoked=False) > 0.9
