@@ -19,7 +19,7 @@ from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.context.extract import CompletionContext, extract_context
 from smallcoder_lsp.decode.cancel import CancelToken
-from smallcoder_lsp.decode.states import SHORT, WINDOW
+from smallcoder_lsp.decode.states import SHORT, WINDOW, Key
 from smallcoder_lsp.errors import Cancelled
 
 URI = "file:///s.py"
@@ -49,6 +49,12 @@ def runtime_on(backend: FakeBackend) -> Runtime:
     return Runtime(backend, Config(), PinnedRate(prefill_tok_s=500.0))  # budget 100 tokens, cold window 150
 
 
+def live(runtime: Runtime) -> Key | None:
+    """The document and lane whose prompt the live KV cache holds."""
+    assert runtime.states is not None
+    return runtime.states.current
+
+
 def context(text: str) -> CompletionContext:
     data = text.encode()
     return extract_context(Document(URI, "python", 1, data), len(data), 3072, 500, [])
@@ -60,16 +66,17 @@ def test_a_warm_up_far_from_done_is_kept_while_the_short_window_answers():
     ctx = context(BODY + "def g(")
     assert ctx.cuts
     whole = runtime.fit(URI, ctx, stop_rules(ctx, runtime.config), invoked=True).tokens
-    runtime.states.switch_to(URI, WINDOW)  # type: ignore[union-attr]
-    runtime.session.prefill(whole[:1000])  # type: ignore[union-attr]  # a warm-up got a third of the way
+    assert runtime.states is not None and runtime.session is not None
+    runtime.states.switch_to(URI, WINDOW)
+    runtime.session.prefill(whole[:1000])  # a warm-up got a third of the way
 
     first = runtime.generate(URI, ctx, False, CancelToken())
     assert first.generation.stats.evaluated_tokens <= 150  # the short window, not 2,000 tokens of the whole one
-    assert runtime.states.current == (URI, SHORT)  # type: ignore[union-attr]
+    assert live(runtime) == (URI, SHORT)
 
     typed = context(BODY + "def g(n")
     second = runtime.generate(URI, typed, False, CancelToken())  # the next request goes back to the whole window
-    assert runtime.states.current == (URI, WINDOW)  # type: ignore[union-attr]
+    assert live(runtime) == (URI, WINDOW)
     assert second.generation.stats.reused_tokens >= 1000  # from where the warm-up stopped
 
 
@@ -94,7 +101,7 @@ def test_the_short_window_is_taken_once_per_window():
     runtime = runtime_on(backend)
     ctx = context(BODY + "x")
     runtime.generate(URI, ctx, False, CancelToken())
-    assert runtime.states.current == (URI, SHORT)  # type: ignore[union-attr]
+    assert live(runtime) == (URI, SHORT)
     for typed in ("xy", "xyz"):  # far from ready still, and the whole window is what these prefill
         runtime.generate(URI, context(BODY + typed), False, CancelToken())
-        assert runtime.states.current == (URI, WINDOW)  # type: ignore[union-attr]
+        assert live(runtime) == (URI, WINDOW)
