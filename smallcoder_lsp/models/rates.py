@@ -23,6 +23,7 @@ from typing import Any
 
 from smallcoder_lsp import __version__
 from smallcoder_lsp.config import Config
+from smallcoder_lsp.models import ladder
 from smallcoder_lsp.models.files import resolve_model_path, user_cache_dir
 from smallcoder_lsp.models.hardware import Profile
 from smallcoder_lsp.models.selftest import SelfTest
@@ -45,8 +46,13 @@ def cache_file() -> Path:
 
 
 def model_identity(setting: str) -> str:
-    """The model of the ``model`` setting as a path, size and modification time (a folder: its config.json)."""
-    path = Path(os.path.expanduser(setting)) if setting else None
+    """The model of the ``model`` setting: a rung that we assemble by its checked content (assembling it again
+    keeps its rates), else as a path, size and modification time (a folder: its config.json)."""
+    rung = ladder.RUNGS.get(setting)
+    if rung is not None and rung.slices:
+        resolve_model_path(setting)  # raises ModelLoadError for a rung that is not installed
+        return f"{rung.name}:{rung.sha256}"
+    path = Path(os.path.expanduser(setting)) if setting and rung is None else None
     if path is None or not path.is_dir():
         path = resolve_model_path(setting)
     stat = (path / "config.json" if path.is_dir() else path).stat()
