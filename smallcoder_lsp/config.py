@@ -74,6 +74,12 @@ class CompletionConfig:
     """Hidden (for the bench and tests): False decodes greedily, without the line's rules and without more
     candidates, as before they existed."""
 
+    fim: str = field(default="invoked", metadata={"choices": ("always", "invoked", "never")})
+    """For a model with fill-in-the-middle tokens: which requests see the text after the cursor in the prompt.
+    ``invoked``: invoked ones; automatic ones get the text before the cursor alone, so that each keystroke reuses
+    the KV cache whole (the text after the cursor still guides, scores and trims them). ``always``: every request,
+    ``never``: none."""
+
     healing: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench and tests): False continues the prompt as typed, without token healing (a word or
     space the cursor ends is not written again by the model)."""

@@ -78,6 +78,9 @@ class Fit:
     tokens: list[int]
     ready: bool
     """The whole window, uncached within the budget or the cold budget: nothing is left to catch up on."""
+    healed: str = ""
+    """The text token healing took off the end of the prompt's part before the cursor: decoding writes it again
+    first (see :mod:`smallcoder_lsp.decode.healing`)."""
 
     @property
     def short(self) -> bool:

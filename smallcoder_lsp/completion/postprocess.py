@@ -27,6 +27,7 @@ def trim(
 ) -> tuple[str, str]:
     """``postprocess``, also naming the rule that left nothing of a non-empty text ("" if none did)."""
     steps: list[tuple[str, Callable[[str], str]]] = [
+        ("it was only indentation", lambda t: drop_repeated_indent(t, ctx)),
         (
             "it ended the line at once",
             lambda t: trim_to_block(t, ctx, last_line_complete=last_line_complete and not partial),
@@ -42,6 +43,14 @@ def trim(
         if before.strip() and not text.strip():
             return "", rule
     return text, ""
+
+
+def drop_repeated_indent(text: str, ctx: CompletionContext) -> str:
+    """Where the editor has indented the line (the cursor follows indentation alone), drop the indentation the
+    text starts with: the line is indented already, and more of it would only push the code right."""
+    if not ctx.line_prefix or ctx.line_prefix.strip():
+        return text
+    return text.lstrip(" \t")
 
 
 def trim_to_block(text: str, ctx: CompletionContext, *, last_line_complete: bool = True) -> str:

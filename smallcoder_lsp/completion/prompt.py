@@ -21,6 +21,9 @@ class FimTemplate:
     middle: str
     order: str = "psm"
     """``psm``: prefix, suffix, middle; ``spm``: suffix, prefix, middle."""
+    ends: tuple[str, ...] = ()
+    """Special tokens that end the middle, besides the model's own end of text: the family's padding, file and
+    turn markers (an instruct model that keeps FIM tokens may close the hole with any of them)."""
 
     @property
     def tokens(self) -> tuple[str, str, str]:
@@ -30,10 +33,18 @@ class FimTemplate:
 # Detection tries these in order: the first whose three tokens are all single special tokens wins.
 FIM_TEMPLATES: tuple[FimTemplate, ...] = (
     # Qwen2.5-Coder, StarCoder2 and CodeGemma share one spelling.
-    FimTemplate("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-    FimTemplate("starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-    FimTemplate("deepseek-coder", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-    FimTemplate("codellama", "<PRE> ", " <SUF>", " <MID>"),
+    FimTemplate(
+        "qwen2.5-coder",
+        "<|fim_prefix|>",
+        "<|fim_suffix|>",
+        "<|fim_middle|>",
+        ends=("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>", "<|file_separator|>"),
+    ),
+    FimTemplate(
+        "starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", ends=("<|endoftext|>", "<fim_pad>", "<file_sep>")
+    ),
+    FimTemplate("deepseek-coder", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", ends=("<|EOT|>",)),
+    FimTemplate("codellama", "<PRE> ", " <SUF>", " <MID>", ends=("<EOT>",)),
 )
 
 
@@ -47,8 +58,15 @@ def detect_fim_template(special_tokens: Mapping[str, int]) -> FimTemplate | None
 
 @dataclass(frozen=True)
 class Prompt:
-    text: str
+    before: str
+    """Everything up to the cursor (the hole): what token healing backs up from its end."""
+    after: str = ""
+    """What follows the hole in a FIM prompt: the suffix and the marker after which the middle is written."""
     add_bos: bool = True
+
+    @property
+    def text(self) -> str:
+        return self.before + self.after
 
 
 def build_prompt(
@@ -64,5 +82,5 @@ def build_prompt(
     if fim is None:
         return Prompt(prefix)
     if fim.order == "spm":
-        return Prompt(f"{fim.suffix}{ctx.suffix}{fim.prefix}{prefix}{fim.middle}")
-    return Prompt(f"{fim.prefix}{prefix}{fim.suffix}{ctx.suffix}{fim.middle}")
+        return Prompt(f"{fim.suffix}{ctx.suffix}{fim.prefix}{prefix}", fim.middle)
+    return Prompt(f"{fim.prefix}{prefix}", f"{fim.suffix}{ctx.suffix}{fim.middle}")

@@ -8,6 +8,7 @@ Everything here runs on the engine's single model worker.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from smallcoder_lsp.completion.prompt import FimTemplate, build_prompt, detect_f
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.decode.cancel import CancelToken
-from smallcoder_lsp.decode.healing import Healed, heal
+from smallcoder_lsp.decode.healing import Healed, heal, splits_indentation
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
-from smallcoder_lsp.decode.states import SHORT, WINDOW, DocumentStates
+from smallcoder_lsp.decode.states import INVOKED, SHORT, WINDOW, DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.stream import Generation
 from smallcoder_lsp.decode.textstream import complete_text
@@ -43,7 +44,7 @@ class Outcome:
     """Why ``text`` is empty, for the user (empty when it is not)."""
 
 
-def stop_rules(ctx: CompletionContext, config: Config) -> StopRules:
+def stop_rules(ctx: CompletionContext, config: Config, end_ids: frozenset[int] = frozenset()) -> StopRules:
     cfg = config.completion
     return StopRules(
         multiline=ctx.multiline,
@@ -51,6 +52,7 @@ def stop_rules(ctx: CompletionContext, config: Config) -> StopRules:
         max_tokens=cfg.multiline_max_tokens if ctx.multiline else cfg.max_tokens,
         max_lines=cfg.max_lines,
         max_seconds=cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None,
+        end_ids=end_ids,
     )
 
 
@@ -97,6 +99,11 @@ class Runtime:
         self.session: Session | None = None
         self.states: DocumentStates | None = None
         self.fim: FimTemplate | None = None
+        """The model's FIM template, if it has one; whether a request uses it is ``route``'s choice."""
+        self.end_ids: frozenset[int] = frozenset()
+        """The FIM family's end markers in this vocabulary: they end a generation on either route."""
+        self.heal_indent = False
+        """Token healing backs up a line's indentation too (see ``splits_indentation``)."""
         self.cold_window_s = COLD_WINDOW_S
         self._short_served: dict[str, int] = {}
         """Per document, the line where the window started when a request last took the short window there: the
@@ -106,8 +113,11 @@ class Runtime:
         else:
             self.backend, self.session = loaded, Session(loaded, lookahead=config.completion.lookahead)
             self.states = DocumentStates(self.session, config.kv_states_mb)
-            self.fim = detect_fim_template(loaded.info.special_tokens)
-            if self.fim is None and config.completion.healing:
+            specials = loaded.info.special_tokens
+            self.fim = detect_fim_template(specials)
+            self.end_ids = frozenset(specials[t] for t in self.fim.ends if t in specials) if self.fim else frozenset()
+            self.heal_indent = splits_indentation(loaded)
+            if config.completion.healing:
                 self.session.vocabulary  # noqa: B018 -- built with the model, not on the first request
 
     @property
@@ -137,25 +147,43 @@ class Runtime:
     def close(self) -> None:
         (self.generator or self.backend).close()  # type: ignore[union-attr]
 
-    def fit(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool) -> Fit:
-        """The richest prompt whose uncached tokens fit the first-token budget (invoked: no budget; see
-        :mod:`.budget`), counting what ``uri``'s saved states hold."""
+    def route(self, invoked: bool) -> FimTemplate | None:
+        """The FIM template a request is prompted with, or None for the prefix alone (``completion.fim``)."""
+        mode = self.config.completion.fim
+        if self.fim is None or mode == "never" or (mode == "invoked" and not invoked):
+            return None
+        return self.fim
+
+    def lane(self, invoked: bool) -> str:
+        """The saved-state lane of a request's whole window: invoked requests have their own where their prompt is
+        of another kind than the automatic ones'."""
+        return INVOKED if invoked and self.route(True) is not self.route(False) else WINDOW
+
+    def fit(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool, budgeted: bool = True) -> Fit:
+        """The richest prompt whose uncached tokens fit the first-token budget (invoked or not ``budgeted``: no
+        budget; see :mod:`.budget`), counting what ``uri``'s saved states hold; token-healed (see ``heal``)."""
         backend, states = self.backend, self.states
         assert backend is not None and states is not None
         cfg = self.config.completion
         limit = backend.info.context_length - rules.max_tokens - 1
+        fim = self.route(invoked)
+        healed_text: dict[PromptChoice, str] = {}
 
         def tokenize(choice: PromptChoice) -> list[int]:
-            prompt = build_prompt(ctx, self.fim, choice.blocks, choice.cut)
-            return fit_to_context(backend.tokenize(prompt.text, add_bos=prompt.add_bos), limit, prompt.add_bos)
+            prompt = build_prompt(ctx, fim, choice.blocks, choice.cut)
+            before = self.heal(backend.tokenize(prompt.before, add_bos=prompt.add_bos), prompt.add_bos + bool(fim))
+            healed_text[choice] = before.text
+            tokens = before.tokens + backend.tokenize(prompt.after, add_bos=False) if prompt.after else before.tokens
+            return fit_to_context(tokens, limit, prompt.add_bos)
 
         rate = self.throughput.prefill_tok_s
-        budget = None if invoked else int(rate * cfg.first_token_target_ms / 1000)
-        cached, short_cached = states.tokens(uri, WINDOW), states.tokens(uri, SHORT)
+        budget = None if invoked or not budgeted else int(rate * cfg.first_token_target_ms / 1000)
+        cached, short_cached = states.tokens(uri, self.lane(invoked)), states.tokens(uri, SHORT)
         may_cut = self._short_served.get(uri) != ctx.window_start_line
-        return fit_prompt(ctx, cached, tokenize, budget, int(rate * self.cold_window_s), short_cached, may_cut)
+        fit = fit_prompt(ctx, cached, tokenize, budget, int(rate * self.cold_window_s), short_cached, may_cut)
+        return dataclasses.replace(fit, healed=healed_text[fit.choice])
 
-    def prompt_tokens(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool) -> tuple[list[int], int]:
+    def prompt_tokens(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool) -> tuple[Fit, int]:
         """A request's prompt (see ``fit``), with the live cache switched to its lane, and how many characters of
         the context it holds."""
         assert self.states is not None
@@ -164,9 +192,9 @@ class Runtime:
             self._short_served[uri] = ctx.window_start_line
         elif fit.ready and self._short_served.pop(uri, None) is not None:
             self.states.drop(uri, SHORT)  # it served its one request
-        self.states.switch_to(uri, SHORT if fit.short else WINDOW)
+        self.states.switch_to(uri, SHORT if fit.short else self.lane(invoked))
         choice = fit.choice
-        return fit.tokens, len(ctx.prefix) - choice.cut + sum(len(b.text) for b in choice.blocks)
+        return fit, len(ctx.prefix) - choice.cut + sum(len(b.text) for b in choice.blocks)
 
     def generate(
         self,
@@ -177,14 +205,13 @@ class Runtime:
         on_text: Callable[[str], None] | None = None,
     ) -> Outcome:
         """Generate at ``ctx`` for document ``uri``: the shown text, the raw generation and why it is empty."""
-        rules = stop_rules(ctx, self.config)
+        rules = stop_rules(ctx, self.config, self.end_ids)
         cfg = self.config.completion
         if self.generator is not None:
             prompt = build_prompt(ctx, None).text
             return explain(complete_text(self.generator, prompt, rules, cfg.temperature, cancel, on_text), ctx)
         assert self.session is not None
-        tokens, prompt_chars = self.prompt_tokens(uri, ctx, rules, invoked)
-        healed = self.healed(tokens)
+        fit, prompt_chars = self.prompt_tokens(uri, ctx, rules, invoked)
         if not cfg.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
             self.session.reset()
         limit = self.candidate_limit(ctx, invoked)
@@ -197,24 +224,25 @@ class Runtime:
 
         sampler = Sampler(cfg.temperature)
         best = choose(
-            self.session, healed.tokens, ctx, rules, sampler, finish, cancel, on_text, limit, cfg.guided, healed.text
+            self.session, fit.tokens, ctx, rules, sampler, finish, cancel, on_text, limit, cfg.guided, fit.healed
         )
         stats = best.generation.stats
         self.throughput.observe(stats, prompt_chars)
         return Outcome(best.text, best.generation, best.reason)
 
-    def healed(self, tokens: list[int]) -> Healed:
-        """The prompt backed up to the start of the word (or space) the cursor ends, for a prefix-only model."""
+    def heal(self, tokens: list[int], protected: int) -> Healed:
+        """The prompt up to the cursor backed up to the start of the word (or space, or indentation) the cursor
+        ends, keeping its first ``protected`` tokens (see :mod:`~smallcoder_lsp.decode.healing`)."""
         assert self.backend is not None
-        if self.fim is not None or not self.config.completion.healing:
+        if not self.config.completion.healing:
             return Healed(tokens)
-        return heal(self.backend, tokens)
+        return heal(self.backend, tokens, max(1, protected), indent=self.heal_indent)
 
     def candidate_limit(self, ctx: CompletionContext, invoked: bool) -> int:
         """How many candidates a request may compare: invoked ones the most; automatic blocks only one, since
-        their lines are shown as they come; and a FIM model sees the suffix itself."""
+        their lines are shown as they come; and a FIM prompt shows the model the suffix itself."""
         cfg = self.config.completion
-        if self.fim is not None or (ctx.multiline and not invoked) or not cfg.guided:
+        if self.route(invoked) is not None or (ctx.multiline and not invoked) or not cfg.guided:
             return 1
         return cfg.candidates if invoked else min(cfg.candidates, cfg.auto_candidates)
 
@@ -224,10 +252,10 @@ class Runtime:
         it is), then the whole window."""
         if self.session is None or self.states is None:
             return
-        rules = stop_rules(ctx, self.config)
+        rules = stop_rules(ctx, self.config, self.end_ids)
         first = self.fit(uri, ctx, rules, invoked=False)
         if first.short:
             self.states.switch_to(uri, SHORT)
             self.session.prefill(first.tokens, cancel)
         self.states.switch_to(uri, WINDOW)
-        self.session.prefill(self.fit(uri, ctx, rules, invoked=True).tokens, cancel)
+        self.session.prefill(self.fit(uri, ctx, rules, invoked=False, budgeted=False).tokens, cancel)

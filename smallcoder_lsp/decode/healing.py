@@ -26,7 +26,10 @@ MAX_TOKENS = 4
 """At most this many tokens are taken off the prompt's end."""
 TAIL = re.compile(r"(?:(?:(?<=\S) )?[A-Za-z0-9_]+|(?<=\S)[ \t]+)\Z")
 """What is healed: a word the cursor ends (with the one space before it), or the spaces after some code. Not
-the indentation at a line start: the tokenizer cuts that where the model saw it cut."""
+the indentation at a line start where the tokenizer cuts it where the model saw it cut (see ``INDENT_TAIL``)."""
+INDENT_TAIL = re.compile(r"(?:(?:(?<=\S) )?[A-Za-z0-9_]+|(?<=\S)[ \t]+|(?<=\n)[ \t]+)\Z")
+"""``TAIL``, and also the indentation at a line start: for a tokenizer that cuts indentation otherwise when code
+follows it (see ``splits_indentation``)."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,22 @@ class Vocabulary:
         return np.concatenate([self._tokens[lo:hi], np.array(shorter, dtype=np.int64)])
 
 
-def heal(backend: Backend, tokens: Sequence[int], protected: int = 1) -> Healed:
-    """Take the tail (see ``TAIL``) off the end of ``tokens``, whole tokens at a time, keeping the first
-    ``protected`` (the BOS token, or the prompt's first: a prompt is never empty). Nothing is taken when the
-    tail is not there or a token of it holds a line break."""
+def splits_indentation(backend: Backend) -> bool:
+    """Whether ``backend``'s tokenizer cuts a line's indentation otherwise when code follows it: GPT-2-style
+    tokenizers (Qwen, StarCoder) write ``\n    return`` as ``\n``, three spaces, `` return``, so a prompt that
+    ends in four spaces ends in a token the model rarely saw there."""
+    bare = backend.tokenize("x = 1\n    ", add_bos=False)
+    full = backend.tokenize("x = 1\n    return", add_bos=False)
+    return full[: len(bare)] != bare
+
+
+def heal(backend: Backend, tokens: Sequence[int], protected: int = 1, *, indent: bool = False) -> Healed:
+    """Take the tail (see ``TAIL``; ``indent``: ``INDENT_TAIL``) off the end of ``tokens``, whole tokens at a
+    time, keeping the first ``protected`` (the BOS token, or the prompt's first: a prompt is never empty).
+    Nothing is taken when the tail is not there or a token of it holds a line break."""
     window = list(tokens[max(protected, len(tokens) - MAX_TOKENS) :])
     texts = [backend.detokenize([t]).decode("utf-8", "replace") for t in window]
-    match = TAIL.search("".join(texts))
+    match = (INDENT_TAIL if indent else TAIL).search("".join(texts))
     if match is None:
         return Healed(list(tokens))
     need, taken = len(match.group()), ""

@@ -1,12 +1,13 @@
 """Saved KV states, per document and lane: an LRU of cache snapshots, bounded in megabytes, so switching files
 stays warm, and so does switching between a document's two prompts.
 
-The session's cache holds one prompt at a time. A document has two: its whole window (``WINDOW``: the one its
-requests use) and, on arrival, a short one (``SHORT``: a window cut down to what prefills within a pause; see
-:mod:`smallcoder_lsp.completion.budget`). When a request needs another document or lane, the live cache is saved
-under the key it holds and the other key's snapshot (if any) is restored; the session's prefix reuse then
-evaluates only what changed since. Without a snapshot the cache is left as it is: prefix reuse still keeps
-whatever the two prompts share. A save or a restore copies the KV cells: milliseconds, where prefilling them again
+The session's cache holds one prompt at a time. A document has two or three: its whole window (``WINDOW``: the
+one its requests use), on arrival a short one (``SHORT``: a window cut down to what prefills within a pause; see
+:mod:`smallcoder_lsp.completion.budget`), and for a FIM model whose invoked requests see the suffix while automatic
+ones do not, the invoked requests' prompt (``INVOKED``). When a request needs another document or lane, the live
+cache is saved under the key it holds and the other key's snapshot (if any) is restored; the session's prefix reuse
+then evaluates only what changed since. Without a snapshot the cache is left as it is: prefix reuse still keeps
+whatever the prompts share. A save or a restore copies the KV cells: milliseconds, where prefilling them again
 takes a second.
 """
 
@@ -21,6 +22,10 @@ from smallcoder_lsp.decode.session import Session
 
 WINDOW = "window"
 SHORT = "short"
+INVOKED = "invoked"
+"""The lane of invoked requests where they are prompted otherwise than automatic ones (a FIM model whose
+automatic requests are prefix-only: see ``completion.fim``)."""
+LANES = (WINDOW, SHORT, INVOKED)
 
 Key = tuple[str, str]
 """(document, lane)."""
@@ -84,7 +89,7 @@ class DocumentStates:
         self._saved.pop((document, lane), None)
 
     def forget(self, document: str) -> None:
-        for lane in (WINDOW, SHORT):
+        for lane in LANES:
             self._saved.pop((document, lane), None)
         if self.current is not None and self.current[0] == document:
             self.current = None

@@ -15,6 +15,8 @@ class StopRules:
     max_lines: int = 8
     max_seconds: float | None = None
     """Time allowed for generating after the first token; what is ready then is returned."""
+    end_ids: frozenset[int] = frozenset()
+    """Tokens that end the generation besides the model's own end tokens (a FIM family's markers)."""
 
 
 def indent_width(line: str) -> int:

@@ -120,7 +120,7 @@ def stream(
     stats.prompt_tokens, stats.reused_tokens = pre.prompt_tokens, pre.reused_tokens
     stats.evaluated_tokens, stats.prefill_s = pre.evaluated_tokens, pre.seconds
     backend = session.backend
-    eos = backend.info.eos_ids
+    eos = backend.info.eos_ids | rules.end_ids
     detok = StreamingDetokenizer()
     pending = list(forced)
     drafted, taken = session.drafted, session.drafts_taken

@@ -93,3 +93,14 @@ def test_a_block_cut_short_does_not_end_with_an_empty_opener():
 def test_a_block_opener_whose_body_is_below_is_checked_against_that_body():
     ctx = ctx_at("def f(items):\n    with open(p) as <|>\n        data = fh.read()\n    return data\n")
     assert postprocess("fh:", ctx) == "fh:"
+
+
+def test_indentation_the_editor_already_wrote_is_not_written_again():
+    ctx = ctx_at("def f(items):\n    result = sorted(items)\n    <|>\n")
+    assert postprocess("    return result", ctx) == "return result"
+    assert postprocess("\treturn result", ctx) == "return result"
+
+
+def test_indentation_is_kept_where_the_cursor_is_at_the_line_start_or_after_code():
+    assert postprocess("    return 1", ctx_at("def f():\n<|>\n")) == "    return 1"
+    assert postprocess("  1", ctx_at("x =<|>\n")) == "  1"

@@ -60,3 +60,16 @@ def test_blocks_can_be_left_out():
 def test_detection_from_special_tokens(vocabulary, expected):
     template = detect_fim_template(vocabulary)
     assert (template.name if template else None) == expected
+
+
+def test_a_fim_prompt_splits_at_the_hole():
+    prompt = build_prompt(CTX, FIM_TEMPLATES[0])
+    assert prompt.before.endswith("    return ")  # what token healing may back up
+    assert prompt.after == "<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>"
+    assert build_prompt(CTX, None).after == ""
+
+
+def test_the_qwen_family_ends_on_its_padding_file_and_turn_markers():
+    qwen = FIM_TEMPLATES[0]
+    assert {"<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>"} <= set(qwen.ends)
+    assert all(template.ends for template in FIM_TEMPLATES)
