@@ -131,10 +131,15 @@ class StageResult:
     """``corpus``, ``typing`` or ``lines``."""
     backend: str
     mode: str = "reuse"
+    setting: str = ""
+    """The ``model`` setting this stage's server ran with (empty: the server's default), when the bench compares
+    models; ``model`` is what the server said it loaded."""
     """``reuse`` (the product) or ``naive`` (a fresh KV cache per request)."""
     ok: bool = True
     reason: str = ""
     model: str = ""
+    model_bytes: int | None = None
+    """The size of the model file the server loaded (what installing it costs on disk)."""
     peak_rss_bytes: int | None = None
     wall_s: float = 0.0
     requests: list[RequestRecord] = field(default_factory=list)
@@ -143,7 +148,8 @@ class StageResult:
 
     @property
     def label(self) -> str:
-        return f"{self.kind}/{self.backend}/{self.mode}"
+        head = f"{self.kind}/{self.setting}" if self.setting else self.kind
+        return f"{head}/{self.backend}/{self.mode}"
 
     def fail(self, reason: str) -> None:
         self.ok = False

@@ -45,6 +45,9 @@ class BenchOptions:
     """``naive`` adds the typing replay and the line cuts with a fresh KV cache per request; empty: none."""
     backends: tuple[str, ...] = ("auto",)
     model: str | None = None
+    models: tuple[str, ...] = ()
+    """Models to compare side by side in one run (``tiny``, ``small``, ``medium`` or files), each in its own
+    servers; empty: ``model`` alone."""
     threads: int | None = None
     plots: bool = True
     server_command: tuple[str, ...] | None = None
@@ -159,9 +162,10 @@ def has_work(kind: str, plan: Plan) -> bool:
 
 def plan_stages(options: BenchOptions, plan: Plan) -> list[StageResult]:
     kinds = [k for k in STAGES if k in options.stages and has_work(k, plan)]
-    stages = [StageResult(kind, backend) for backend in options.backends for kind in kinds]
+    models = options.models or ("",)
+    stages = [StageResult(k, b, setting=m) for k in kinds for m in models for b in options.backends]
     if options.baseline == "naive":
-        stages += [StageResult(kind, options.backends[0], mode="naive") for kind in kinds if kind in NAIVE_STAGES]
+        stages += [StageResult(k, options.backends[0], "naive", setting=models[0]) for k in kinds if k in NAIVE_STAGES]
     return stages
 
 
@@ -184,9 +188,11 @@ def stage_document(stage: StageResult, plan: Plan) -> dict[str, Any]:
 
 
 def primary_summary(stages: list[StageResult], docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures the targets are checked on: the first backend, with KV reuse."""
+    """The figures the targets are checked on: the first backend and model, with KV reuse."""
     backend = stages[0].backend if stages else ""
     mine = [(s, d) for s, d in zip(stages, docs, strict=True) if s.backend == backend and s.mode == "reuse" and s.ok]
+    first = stages[0].setting if stages else ""
+    mine = [(s, d) for s, d in mine if s.setting == first]
     summary: dict[str, Any] = {d["kind"]: d["summary"] for _, d in mine}
     rss = [s.peak_rss_bytes for s, _ in mine if s.peak_rss_bytes]
     summary["peak_rss_bytes"] = max(rss) if rss else None
@@ -237,6 +243,7 @@ def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
         "baseline": options.baseline or "none",
         "backends": list(options.backends),
         "model": options.model,
+        "models": list(options.models),
         "threads": options.threads,
         "busy_programs": options.busy,
         "typing_sessions": [s.name for s in plan.sessions],

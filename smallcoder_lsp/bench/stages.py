@@ -52,6 +52,13 @@ class Plan:
         return chars
 
 
+def file_size(path: str) -> int | None:
+    try:
+        return Path(path).stat().st_size if path else None
+    except OSError:
+        return None
+
+
 def inserted_is_valid(record: RequestRecord, text: str) -> bool | None:
     """Whether inserting ``text`` at the request's cursor adds no syntax error to the document."""
     doc, at = record.document, record.cursor
@@ -115,7 +122,7 @@ async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
     if stage.backend not in BACKENDS and stage.backend != "auto":
         stage.fail(f"unknown backend '{stage.backend}' (installed: {', '.join(BACKENDS)})")
         return stage
-    command = list(plan.command or server_command(plan.model, stage.backend, plan.threads))
+    command = list(plan.command or server_command(stage.setting or plan.model, stage.backend, plan.threads))
     options = merged(plan.settings, CORPUS_OPTIONS if stage.kind == "corpus" else {})
     if stage.mode == "naive":
         # What the failed attempts did: a fresh context per request, and an answer only when it is finished.
@@ -127,6 +134,7 @@ async def run_stage(stage: StageResult, plan: Plan) -> StageResult:
         await client.start()
         status = await client.initialize(options)
         stage.model = str(status.get("model", ""))
+        stage.model_bytes = file_size(str(status.get("modelPath", "")))
         if status.get("state") != "ready":
             stage.fail(f"the server is not ready: {status.get('message') or status.get('state')}")
             return stage

@@ -200,6 +200,7 @@ def status_payload(status: ModelStatus, engine: Engine | None, debug: bool = Fal
         "state": status.state,
         "backend": status.backend,
         "model": status.model,
+        "modelPath": status.path,
         "message": status.message,
         "version": __version__,
     }
