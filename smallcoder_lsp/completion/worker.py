@@ -31,7 +31,8 @@ from smallcoder_lsp.completion.runtime import Runtime
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.errors import BackendFailure, Cancelled, DeviceMemoryError, ModelLoadError, SmallcoderError
-from smallcoder_lsp.models.files import EMBEDDED_NAME
+from smallcoder_lsp.models.auto import resolve_model
+from smallcoder_lsp.models.ladder import display_name
 from smallcoder_lsp.models.loading import load_model, release_thread, resolve_backend_name
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class ModelStatus:
     backend: str = ""
     model: str = ""
     message: str = ""
+    path: str = ""
+    """The model file or folder the backend loaded (empty for a remote server, or until it is loaded)."""
 
 
 @dataclass
@@ -328,11 +331,15 @@ class ModelWorker:
             self.runtime.close()
             self.runtime = None
         backend_name = resolve_backend_name(self.config.backend, self.config)
-        model_name = self.config.model or EMBEDDED_NAME
+        model_name = display_name(self.config.model)
         self._set_status(ModelStatus("loading", backend_name, model_name, f"loading {model_name}"))
         started = time.perf_counter()
         try:
-            runtime = Runtime(guard(self.loader(self.config), self._watch), self.config, self.throughput)
+            config, why = resolve_model(self.config, backend_name)
+            if why:
+                model_name = display_name(config.model)
+                log.info("%s", why)
+            runtime = Runtime(guard(self.loader(config), self._watch), self.config, self.throughput)
         except SmallcoderError as exc:
             self._load_error = exc
             log.error("model failed to load: %s", exc)
@@ -340,5 +347,7 @@ class ModelWorker:
         self.runtime, self._load_error = runtime, None
         message = f"{model_name} ready on {backend_name} in {time.perf_counter() - started:.1f} s"
         message += f" (FIM: {runtime.fim.name})" if runtime.fim else " (prefix-only: no FIM tokens)"
+        message += f"; {why}" if why else ""
         log.info("%s", message)
-        return self._set_status(ModelStatus("ready", backend_name, model_name, message))
+        path = runtime.backend.info.path if runtime.backend is not None else ""
+        return self._set_status(ModelStatus("ready", backend_name, model_name, message, path))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from smallcoder_lsp.backends.free_cores import MIN_INTERVAL_S, FreeCores
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import SmallcoderError
-from smallcoder_lsp.models import hardware, ladder, loading
+from smallcoder_lsp.models import auto, hardware, ladder, loading
 from smallcoder_lsp.models.convert import converted_dir
 from smallcoder_lsp.models.files import resolve_model_path
 from smallcoder_lsp.models.selftest import SelfTest
@@ -21,7 +22,8 @@ LOCAL = ("llama_cpp", "mlx", "torch")
 
 def self_tests(config: Config, profile: hardware.Profile, *, run: bool) -> dict[str, SelfTest]:
     """Each available local backend's self-test: run now (``run``; also remembered for ``auto``), or the
-    remembered one."""
+    remembered one. With ``model = auto``, on the smallest rung, as ``auto`` chooses the backend."""
+    config = replace(config, model="tiny") if config.auto_model else config
     tests = {}
     for name in LOCAL:
         if not hardware.availability(profile, name)[0]:
@@ -85,15 +87,16 @@ def install_words(status: ladder.RungStatus) -> str:
 
 def rung_lines(setting: str, rates: Mapping[str, SelfTest] | None = None) -> list[str]:
     """The model ladder: each rung's size, model, licence, and whether it is installed and assembled; ``*`` marks
-    the rung the ``model`` setting picks, and a rate in ``rates`` (by rung name) is shown beside its rung."""
+    the rung the ``model`` setting picks (a rung's name), and the rates in ``rates`` (by rung name) are shown
+    beside their rung."""
     lines = ["models (the 'model' setting: a rung's name or a GGUF path)"]
     for name in ladder.RUNGS:
         status = ladder.rung_status(name)
         rung = status.rung
         notes = [rung.model + (", FIM" if rung.fim else ""), rung.licence, install_words(status)]
         if rates and name in rates:
-            notes.append(rate_words(rates[name]))
-        mark = "*" if name == (setting or "tiny") else " "
+            notes.append(auto.rates_words(rates[name]))
+        mark = "*" if name == setting else " "
         lines.append(f" {mark}{name:<7} {size_words(rung.size):>7}  {' — '.join(notes)}")
     return lines
 
@@ -113,8 +116,26 @@ def threads_line(config: Config) -> str:
     )
 
 
-def report(config: Config, profile: hardware.Profile | None = None, tests: Mapping[str, SelfTest] | None = None) -> str:
-    """The doctor's page; ``tests`` holds the self-tests to show (see :func:`self_tests`)."""
+def model_lines(config: Config, backend: str, rungs: Mapping[str, SelfTest] | None) -> tuple[list[str], str]:
+    """What the ``model`` setting loads with ``backend``, and the rung it names (``auto``: the one it would pick
+    by ``rungs``, the rungs' self-tests)."""
+    if not config.auto_model:
+        return [f"model: {model_line(config, backend)}"], config.model
+    if not rungs:
+        return ["model: auto (the rungs are not measured yet: run doctor without --no-self-test)"], ""
+    choice = auto.choose_rung(rungs, list(rungs))
+    chosen = replace(config, model=choice.rung)
+    return [f"model: auto picks {choice.reason}", f"  {model_line(chosen, backend)}"], choice.rung
+
+
+def report(
+    config: Config,
+    profile: hardware.Profile | None = None,
+    tests: Mapping[str, SelfTest] | None = None,
+    rungs: Mapping[str, SelfTest] | None = None,
+) -> str:
+    """The doctor's page; ``tests`` holds the backends' self-tests to show (see :func:`self_tests`), and ``rungs``
+    the installed rungs' on the chosen backend (see :func:`~smallcoder_lsp.models.auto.rung_self_tests`)."""
     profile = profile or hardware.detect()
     tests = tests or {}
     cpu = f"{profile.cpu_model}, " if profile.cpu_model else ""
@@ -130,8 +151,10 @@ def report(config: Config, profile: hardware.Profile | None = None, tests: Mappi
     lines += [backend_line(name, profile, tests.get(name)) for name in hardware.RUNTIMES]
     contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
     choice, reason = hardware.choose_backend(config.backend, profile, contenders)
-    lines += [f"choice: {choice} ({reason})", f"model: {model_line(config, choice)}"]
+    lines.append(f"choice: {choice} ({reason})")
+    models, rung = model_lines(config, choice, rungs)
+    lines += models
     if choice == "llama_cpp":
         lines.append(threads_line(config))
-    lines += rung_lines(config.model)
+    lines += rung_lines(rung, rungs)
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 
 from smallcoder_lsp.backends import HF_BACKENDS, TEST_BACKENDS, load_backend
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
@@ -30,6 +31,8 @@ def resolve_backend_name(name: str, config: Config | None = None) -> str:
     if name != "auto":
         return name
     config = config or Config()
+    if config.auto_model:  # the backend is chosen first, on the smallest rung; the rung then on that backend
+        config = replace(config, model="tiny")
     profile = hardware.detect()
     contenders = hardware.measured_contenders(profile)
     if contenders and any(remembered(b, config, profile) is None for b in contenders):

@@ -1,8 +1,10 @@
-"""A short self-test of one runtime: load the model, prefill a short prompt, and time greedy decode steps.
+"""A short self-test of one runtime: load the model, time the prefill of a short prompt, and time greedy decode
+steps.
 
 It runs the decode loop the server runs (:func:`~smallcoder_lsp.decode.stream.generate_step` over a
 :class:`~smallcoder_lsp.decode.session.Session`), bounded by a token count and a couple of seconds, so that its
-rate is the one a user would see. ``doctor`` shows it per backend; ``auto`` compares torch with llama.cpp by it.
+rates are the ones a user would see. ``doctor`` shows them per backend and rung; ``auto`` compares torch with
+llama.cpp by them, and chooses the rung (:mod:`.auto`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def is_prime(n: int) -> bool:
 '''
 """A short code prompt: the first steps of a real completion, with a long continuation ahead of it."""
 
+PREFILL_REPEATS = 2
+"""The prefill is timed over this many copies of the prompt (about 120 tokens: two chunks, not one short batch)."""
+
 WARMUP_STEPS = 2
 """Decode steps run before the clock starts: the first calls of a runtime pay for lazy setup."""
 
@@ -36,6 +41,8 @@ class SelfTest:
     decode_tok_s: float = 0.0
     tokens: int = 0
     """Timed decode steps."""
+    prefill_tok_s: float = 0.0
+    """Prompt tokens evaluated per second, in prefill chunks as a request evaluates them."""
     load_s: float = 0.0
     error: str = ""
     """Why the self-test failed; empty when it ran."""
@@ -58,20 +65,31 @@ def run_self_test(name: str, spec: ModelSpec, *, max_tokens: int = 64, seconds: 
     try:
         if isinstance(loaded, Generator):
             return SelfTest(name, load_s=load_s, error="a text server: its decode rate is the server's")
-        tokens, elapsed = time_decode(loaded, max_tokens, seconds)
+        session = Session(loaded)
+        prefill_rate = time_prefill(session)
+        tokens, elapsed = time_decode(loaded, max_tokens, seconds, session)
     except Exception as exc:
         return SelfTest(name, load_s=load_s, error=f"{type(exc).__name__}: {exc}")
     finally:
         loaded.close()
-    return SelfTest(name, tokens / elapsed if elapsed > 0 else 0.0, tokens, load_s)
+    return SelfTest(name, tokens / elapsed if elapsed > 0 else 0.0, tokens, prefill_rate, load_s)
 
 
-def time_decode(backend: Backend, max_tokens: int, seconds: float) -> tuple[int, float]:
+def time_prefill(session: Session) -> float:
+    """Prefill :data:`PREFILL_REPEATS` copies of :data:`PROMPT` into an empty cache: tokens per second."""
+    session.reset()
+    tokens = session.backend.tokenize(PROMPT * PREFILL_REPEATS, add_bos=True)
+    stats = session.prefill(tokens)
+    session.reset()
+    return stats.evaluated_tokens / stats.seconds if stats.seconds > 0 else 0.0
+
+
+def time_decode(backend: Backend, max_tokens: int, seconds: float, session: Session | None = None) -> tuple[int, float]:
     """Prefill :data:`PROMPT`, then time greedy decode steps (one evaluated token each): (steps, seconds).
 
     An end-of-text token does not stop it: the rate is what matters, not the text.
     """
-    session = Session(backend)
+    session = session or Session(backend)
     session.prefill(backend.tokenize(PROMPT, add_bos=True))
     sampler = Sampler(0.0)
     steps = generate_step(session, lambda: sampler.pick(backend))

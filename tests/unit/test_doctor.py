@@ -75,8 +75,8 @@ def test_a_self_test_reports_a_rate_or_why_it_failed(tmp_path):
 
 
 def test_doctor_names_the_code_vocabulary_cut_of_the_embedded_model():
-    assert "run cut to the code vocabulary: " in report(Config(backend="llama_cpp"), profile())
-    assert "code vocabulary" not in report(Config(backend="llama_cpp", code_vocabulary=False), profile())
+    assert "run cut to the code vocabulary: " in report(Config(backend="llama_cpp", model="tiny"), profile())
+    assert "code vocabulary" not in report(Config(backend="llama_cpp", model="tiny", code_vocabulary=False), profile())
 
 
 def test_doctor_says_how_many_threads_llama_cpp_runs_on():
@@ -87,3 +87,17 @@ def test_doctor_says_how_many_threads_llama_cpp_runs_on():
     else:
         assert "(every core: this platform does not tell how busy they are)" in text
     assert "threads:" not in report(Config(backend="torch", model="/nope.gguf"), profile(cuda=H100))
+
+
+def test_doctor_names_the_rung_auto_picks_and_why_with_each_rungs_rates():
+    rungs = {
+        "tiny": SelfTest("llama_cpp", decode_tok_s=95.0, tokens=64, prefill_tok_s=520.0),
+        "small": SelfTest("llama_cpp", decode_tok_s=21.0, tokens=42, prefill_tok_s=70.0),
+    }
+    lines = report(Config(backend="llama_cpp"), profile(), rungs=rungs).splitlines()
+    assert any(line.startswith("model: auto picks tiny: decodes 95 tok/s, prefills 520 tok/s") for line in lines)
+    assert any("small too slow here (decodes 21 tok/s" in line for line in lines)
+    assert any(line.startswith(" *tiny") for line in lines)
+    assert any(line.startswith("  small") and "prefills 70 tok/s" in line for line in lines)
+    unmeasured = report(Config(backend="llama_cpp"), profile())
+    assert "model: auto (the rungs are not measured yet" in unmeasured

@@ -4,7 +4,7 @@ local M = {}
 --- The server's settings, sent as initializationOptions and workspace/didChangeConfiguration. Same keys and
 --- defaults as smallcoder_lsp/config.py (tests/editors/test_config_sync.py checks that they match).
 M.server_defaults = {
-  model = "",
+  model = "auto",
   codeVocabulary = true,
   backend = "auto",
   remoteUrl = "",
@@ -23,6 +23,7 @@ M.server_defaults = {
     firstTokenTargetMs = 200,
     candidates = 5,
     autoCandidates = 1,
+    fim = "invoked",
     holdMs = 1500,
     blockWaitMs = 300,
     prefetch = true,

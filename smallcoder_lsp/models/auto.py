@@ -1,0 +1,110 @@
+"""``model = auto``: the rung of the ladder for this machine, chosen by measurement.
+
+Quality comes from the bench: on its line cuts of code the models have not memorized, and on the typing replay,
+the rungs rank ``QUALITY_ORDER`` (``bench/results/``). Speed comes from each installed rung's self-test on this
+machine and backend (remembered per machine, as the backend's is: :mod:`.rates`). A rung can serve typing when a
+line would show within ``PAUSE_TARGET_MS`` of a pause: the typed keys evaluated (``KEY_TOKENS`` at the prefill
+rate) and the line decoded (``LINE_TOKENS`` at the decode rate). ``auto`` takes the best rung that can; where none
+can, the fastest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from smallcoder_lsp.config import Config
+from smallcoder_lsp.models import hardware, ladder, loading
+from smallcoder_lsp.models.selftest import SelfTest
+
+log = logging.getLogger(__name__)
+
+QUALITY_ORDER = ("medium", "small", "tiny")
+"""Best first, by the bench's line cuts and typing replay on this project's held-out code (bench/results/)."""
+PAUSE_TARGET_MS = 250.0
+"""A suggestion should show this soon after the user pauses (the typing replay's p50 target)."""
+KEY_TOKENS = 4.0
+"""Tokens a keystroke's request evaluates before its first line: the typed key and the word healing backs up."""
+LINE_TOKENS = 8.0
+"""Decode steps to a pause's first line: the median line, less what prompt-lookup drafts and type-through save."""
+
+
+@dataclass(frozen=True)
+class RungChoice:
+    rung: str
+    reason: str
+    tests: Mapping[str, SelfTest]
+    """The self-test of each installed rung that was measured."""
+
+
+def pause_ms(test: SelfTest) -> float | None:
+    """How long after a pause a line would show with this rung's rates (None: the self-test failed)."""
+    if not test.ok or test.decode_tok_s <= 0 or test.prefill_tok_s <= 0:
+        return None
+    return 1000 * (KEY_TOKENS / test.prefill_tok_s + LINE_TOKENS / test.decode_tok_s)
+
+
+def rates_words(test: SelfTest) -> str:
+    if not test.ok:
+        return f"self-test failed ({test.error})"
+    predicted = pause_ms(test)
+    if predicted is None:  # remembered by a version that did not time the prefill
+        return f"decodes {test.decode_tok_s:.0f} tok/s"
+    return (
+        f"decodes {test.decode_tok_s:.0f} tok/s, prefills {test.prefill_tok_s:.0f} tok/s,"
+        f" a line ~{predicted:.0f} ms after a pause"
+    )
+
+
+def choose_rung(tests: Mapping[str, SelfTest], installed: Sequence[str]) -> RungChoice:
+    """The best installed rung (``QUALITY_ORDER``) whose measured rates meet ``PAUSE_TARGET_MS``; else the
+    fastest that ran; else tiny. Pure: ``tests`` holds the self-tests of the ``installed`` rungs."""
+    ranked = [r for r in QUALITY_ORDER if r in installed]
+    missing = [r for r in QUALITY_ORDER if r not in installed]
+    skipped: list[str] = []
+    for rung in ranked:
+        test = tests.get(rung)
+        predicted = pause_ms(test) if test is not None else None
+        if test is not None and predicted is not None and predicted <= PAUSE_TARGET_MS:
+            why = f"{rung}: {rates_words(test)} (target {PAUSE_TARGET_MS:.0f} ms)"
+            return RungChoice(rung, "; ".join([why, *skipped, *not_installed(missing)]), tests)
+        skipped.append(f"{rung} too slow here ({rates_words(test)})" if test else f"{rung} not measured")
+    timed = {r: ms for r in ranked if r in tests and (ms := pause_ms(tests[r])) is not None}
+    fastest = min(timed, key=timed.__getitem__, default="tiny")
+    why = f"{fastest}: no rung meets the {PAUSE_TARGET_MS:.0f} ms pause target here, so the fastest"
+    return RungChoice(fastest, "; ".join([why, *skipped, *not_installed(missing)]), tests)
+
+
+def not_installed(rungs: Sequence[str]) -> list[str]:
+    return [f"{r} not installed ({ladder.RUNGS[r].install})" for r in rungs if r in ladder.RUNGS]
+
+
+def rung_self_tests(
+    config: Config, backend: str, profile: hardware.Profile, *, run: bool = True, again: bool = False
+) -> dict[str, SelfTest]:
+    """Each installed rung's self-test with ``backend`` here: remembered, or (``run``) measured now when it is not
+    (``again``: always), and remembered per machine."""
+    # The context length changes little of the rates: the default's are shared by every request's setting.
+    configs = {r: replace(config, model=r, context_length=Config().context_length) for r in ladder.installed_rungs()}
+    if not run:
+        return {r: test for r, c in configs.items() if (test := loading.remembered(backend, c, profile)) is not None}
+    unmeasured = [r for r, c in configs.items() if again or loading.remembered(backend, c, profile) is None]
+    if unmeasured:
+        log.warning("model = auto: measuring %s once on this machine (a few seconds each)", ", ".join(unmeasured))
+    return {r: loading.measure(backend, c, profile, again=again) for r, c in configs.items()}
+
+
+def resolve_rung(config: Config, backend: str) -> RungChoice:
+    """The rung ``auto`` picks for ``backend`` on this machine (see :func:`choose_rung`)."""
+    tests = rung_self_tests(config, backend, hardware.detect())
+    return choose_rung(tests, list(tests))
+
+
+def resolve_model(config: Config, backend: str) -> tuple[Config, str]:
+    """``config`` with ``model = auto`` replaced by the rung :func:`resolve_rung` picks, and why; any other
+    setting (and a backend that loads no local file) as it is, with no reason."""
+    if not config.auto_model or backend not in ("llama_cpp", "mlx", "torch"):
+        return config, ""
+    choice = resolve_rung(config, backend)
+    return replace(config, model=choice.rung), f"model = auto: {choice.reason}"

@@ -1,0 +1,49 @@
+"""``model = auto``: the best installed rung whose measured rates meet the pause target, else the fastest."""
+
+from __future__ import annotations
+
+from smallcoder_lsp.config import Config
+from smallcoder_lsp.models.auto import PAUSE_TARGET_MS, choose_rung, pause_ms, resolve_model
+from smallcoder_lsp.models.selftest import SelfTest
+
+FAST_TINY = SelfTest("llama_cpp", decode_tok_s=95.0, tokens=64, prefill_tok_s=500.0)
+SLOW_SMALL = SelfTest("llama_cpp", decode_tok_s=20.0, tokens=40, prefill_tok_s=60.0)
+FAST_SMALL = SelfTest("llama_cpp", decode_tok_s=120.0, tokens=64, prefill_tok_s=900.0)
+SLOW_MEDIUM = SelfTest("llama_cpp", decode_tok_s=14.0, tokens=28, prefill_tok_s=40.0)
+
+
+def test_the_best_rung_that_meets_the_pause_target_is_chosen():
+    choice = choose_rung({"tiny": FAST_TINY, "small": FAST_SMALL, "medium": SLOW_MEDIUM}, ["tiny", "small", "medium"])
+    assert choice.rung == "small"
+    assert "medium too slow here" in choice.reason and "decodes 120 tok/s" in choice.reason
+
+
+def test_a_slow_machine_keeps_tiny_and_says_why():
+    choice = choose_rung({"tiny": FAST_TINY, "small": SLOW_SMALL}, ["tiny", "small"])
+    assert choice.rung == "tiny"
+    assert "small too slow here" in choice.reason
+    assert "medium not installed (pip install 'smallcoder-lsp[medium]')" in choice.reason
+
+
+def test_where_no_rung_meets_the_target_the_fastest_is_chosen():
+    choice = choose_rung({"tiny": SLOW_SMALL, "small": SLOW_MEDIUM}, ["tiny", "small"])
+    assert choice.rung == "tiny"
+    assert "no rung meets" in choice.reason
+
+
+def test_a_failed_self_test_never_qualifies_a_rung():
+    failed = SelfTest("llama_cpp", error="ModelLoadError: corrupt")
+    choice = choose_rung({"tiny": FAST_TINY, "small": failed}, ["tiny", "small"])
+    assert choice.rung == "tiny" and "self-test failed" in choice.reason
+    assert pause_ms(failed) is None
+
+
+def test_the_prediction_grows_with_slower_rates():
+    fast, slow = pause_ms(FAST_SMALL), pause_ms(SLOW_SMALL)
+    assert fast is not None and slow is not None and fast < PAUSE_TARGET_MS < slow
+
+
+def test_a_model_that_is_set_is_left_alone():
+    config = Config(model="small")
+    assert resolve_model(config, "llama_cpp") == (config, "")
+    assert resolve_model(Config(), "remote") == (Config(), "")
