@@ -108,3 +108,12 @@ def resolve_model(config: Config, backend: str) -> tuple[Config, str]:
         return config, ""
     choice = resolve_rung(config, backend)
     return replace(config, model=choice.rung), f"model = auto: {choice.reason}"
+
+
+def remembered_rates(config: Config, backend: str) -> SelfTest | None:
+    """The remembered self-test of the model ``config`` names (a rung or a file) with ``backend`` here, if any: the
+    budget starts from its prefill rate rather than from another model's."""
+    if config.auto_model or backend not in ("llama_cpp", "mlx", "torch"):
+        return None
+    test = loading.remembered(backend, replace(config, context_length=Config().context_length), hardware.detect())
+    return test if test is not None and test.ok and test.prefill_tok_s > 0 else None

@@ -24,11 +24,12 @@ def complete(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess[st
 
 @pytest.mark.model
 def test_completes_the_sample_and_prints_the_completion_alone():
-    # The README's first command: the empty body of `total_quantity`, which the embedded model gets right.
+    # The README's first command: the empty body of `total_quantity`, with the rung `auto` picks here.
     proc = complete(str(SAMPLE), "--line", "36", "--stats", "--backend", "llama_cpp")
     assert proc.returncode == EXIT_OK, proc.stderr
     assert proc.stdout == "return sum(item.quantity for item in self.items.values())\n"  # after the indentation
     assert "llama_cpp: " in proc.stderr and "prompt tokens" in proc.stderr
+    assert re.search(r"ready on llama_cpp .*; model = auto: (tiny|small|medium): ", proc.stderr), proc.stderr
     whole = complete(str(SAMPLE), "--line", "36", "--whole-line", "--backend", "llama_cpp")
     assert whole.returncode == EXIT_OK and whole.stdout == "        " + proc.stdout  # greedy: the same answer
 
@@ -62,3 +63,7 @@ def test_doctor_measures_each_installed_backend():
         if all(importable(m) for m in modules):
             assert re.search(r"available: [\d.]+ tok/s", lines[name]), lines[name]
     assert "choice: " in proc.stdout
+    assert re.search(r"^model: auto picks (tiny|small|medium)", proc.stdout, re.MULTILINE), proc.stdout
+    rungs = [line for line in proc.stdout.splitlines() if re.match(r"^ [ *](tiny|small|medium) ", line)]
+    assert len(rungs) == 3 and sum(line.startswith(" *") for line in rungs) == 1, rungs
+    assert all("decodes " in line for line in rungs if "not installed" not in line), rungs

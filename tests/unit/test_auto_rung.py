@@ -47,3 +47,19 @@ def test_a_model_that_is_set_is_left_alone():
     config = Config(model="small")
     assert resolve_model(config, "llama_cpp") == (config, "")
     assert resolve_model(Config(), "remote") == (Config(), "")
+
+
+def test_the_budget_starts_from_the_loaded_models_own_remembered_prefill_rate(monkeypatch):
+    from smallcoder_lsp.models import auto
+
+    seen = []
+
+    def remembered(backend, config, profile):
+        seen.append((backend, config.model, config.context_length))
+        return FAST_SMALL if config.model == "small" else None
+
+    monkeypatch.setattr(auto.loading, "remembered", remembered)
+    assert auto.remembered_rates(Config(model="small", context_length=512), "llama_cpp") is FAST_SMALL
+    assert seen == [("llama_cpp", "small", Config().context_length)]  # the key auto measured it under
+    assert auto.remembered_rates(Config(model="medium"), "llama_cpp") is None
+    assert auto.remembered_rates(Config(), "llama_cpp") is None  # auto: resolved first
