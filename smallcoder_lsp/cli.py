@@ -125,6 +125,11 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         metavar="N",
         help="N other programs each keep a core busy while the stages run, as a build would (default: 0)",
     )
+    bench.add_argument(
+        "--open-others",
+        action="store_true",
+        help="the typing replay keeps the other files of each session's project open beside it",
+    )
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     bench.add_argument(
         "--stress", action="store_true", help="instead: a keystroke storm (and --soak-minutes of typing); see stress.md"
@@ -217,6 +222,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         invoked=args.invoked,
         settings=args.settings,
         busy=max(0, args.busy),
+        open_others=args.open_others,
     )
     return run_bench(options)
 

@@ -61,6 +61,8 @@ class BenchOptions:
     """Server settings (the camelCase tree an editor sends) for every stage; the naive baseline's go on top."""
     busy: int = 0
     """How many other programs keep a core busy each while the stages run (a build beside the editor)."""
+    open_others: bool = False
+    """The typing replay keeps the other files of each session's project open (see ``Plan.open_others``)."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -152,6 +154,7 @@ def make_plan(options: BenchOptions) -> tuple[Plan, list[dict[str, str]]]:
         options.server_command,
         options.invoked,
         options.settings,
+        options.open_others,
     )
     return plan, failures
 
@@ -246,6 +249,7 @@ def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
         "models": list(options.models),
         "threads": options.threads,
         "busy_programs": options.busy,
+        "open_others": options.open_others,
         "typing_sessions": [s.name for s in plan.sessions],
         "tasks": [p.stem for p in plan.task_paths],
         "line_cuts": len(plan.cuts),

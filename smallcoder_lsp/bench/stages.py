@@ -18,7 +18,7 @@ from smallcoder_lsp.bench.pauses import PauseModel
 from smallcoder_lsp.bench.progress import Progress
 from smallcoder_lsp.bench.records import RequestRecord, StageResult
 from smallcoder_lsp.bench.replay import Typist
-from smallcoder_lsp.bench.trace import TypingSession
+from smallcoder_lsp.bench.trace import TypingSession, neighbours
 from smallcoder_lsp.context.syntax import error_count
 
 # The corpus asks for whole function bodies, so it allows longer completions than typing does.
@@ -39,6 +39,9 @@ class Plan:
     """The line cuts ask with invoked requests (wait for the finished suggestion) instead of automatic ones."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Server settings for every stage (``bench --settings``)."""
+    open_others: bool = False
+    """The typing replay keeps the other files of each session's project open beside it (``bench --open-others``):
+    definitions from them may go into the prompt."""
 
     @property
     def body_chars(self) -> int:
@@ -84,7 +87,12 @@ async def _type_all(client: LspClient, stage: StageResult, plan: Plan) -> None:
     try:
         for i, session in enumerate(plan.sessions):
             uri = f"file:///smallcoder-bench/typing/{i}-{session.name.replace(':', '-')}"
+            others = [(f"file:///smallcoder-bench/others/{name}", text) for name, text in neighbours(session)]
+            for other, text in others if plan.open_others else ():
+                client.open(other, text)
             await typist.type_session(session, uri, functools.partial(progress.tick, session.name))
+            for other, _ in others if plan.open_others else ():
+                client.close_document(other)
     finally:
         await typist.settle()
         stage.requests = typist.records

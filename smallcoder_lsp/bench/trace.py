@@ -79,6 +79,18 @@ def next_keystroke(body: str, i: int) -> str:
     return body[i]
 
 
+def project_of(file_name: str) -> str:
+    """``pygls``, ``cattrs``, or ``stdlib``: the files of one project sit open together in an editor."""
+    return "stdlib" if file_name in STDLIB_FILES else file_name.split("_", 1)[0]
+
+
+def neighbours(session: TypingSession, typing_dir: Path = TYPING_DIR) -> list[tuple[str, str]]:
+    """The other corpus files of ``session``'s project, as (name, text): what an editor has open beside it."""
+    own = session.name.split(":", 1)[0] + ".txt"
+    names = [n for n in (*STDLIB_FILES, *THIRD_PARTY_FILES) if n != own and project_of(n) == project_of(own)]
+    return [(name.removesuffix(".txt"), read_corpus_file(name, typing_dir)) for name in names]
+
+
 def split_keystrokes(body: str) -> list[str]:
     keys: list[str] = []
     i = 0

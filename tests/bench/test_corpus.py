@@ -16,7 +16,13 @@ from smallcoder_lsp.bench.corpus import (
 )
 from smallcoder_lsp.bench.replay import accepted_text, lsp_position, suggestion_of
 from smallcoder_lsp.bench.sandbox import run_python
-from smallcoder_lsp.bench.trace import TYPING_FILES, load_sessions, sessions_from_source, split_keystrokes
+from smallcoder_lsp.bench.trace import (
+    TYPING_FILES,
+    load_sessions,
+    neighbours,
+    sessions_from_source,
+    split_keystrokes,
+)
 from smallcoder_lsp.context.syntax import error_count
 
 SMALLCODER = {"fibonacci", "binary_search", "quicksort", "class_definition", "list_comprehension", "error_handling",
@@ -92,3 +98,12 @@ def test_positions_and_suggestions_in_lsp_terms():
     assert suggestion_of(result, "    ret") == "urn x"
     assert suggestion_of({"items": []}, "") == ""
     assert suggestion_of(result, "    other") == ""
+
+
+def test_the_files_open_beside_a_typing_session_are_the_other_files_of_its_project():
+    sessions = {s.name.split(":")[0]: s for s in load_sessions(2800)}
+    assert [name for name, _ in neighbours(sessions["pygls_server.py"])] == [
+        "pygls_json_rpc.py", "pygls_feature_manager.py", "pygls_io_.py", "pygls_language_server.py",
+    ]  # fmt: skip
+    assert [name for name, _ in neighbours(sessions["colorsys.py"])] == ["bisect.py", "fnmatch.py"]
+    assert all(text.strip() for _, text in neighbours(sessions["cattrs_dispatch.py"]))
