@@ -123,6 +123,7 @@ class CodeServer:
         options["screenshot"] = str(screenshot)
         options |= {"delayMs": delay_ms, "waitMs": 120000, "accept": accept, "restMs": rest_ms}
         env = {**os.environ, "NODE_PATH": str(CODE_SERVER_DIR / "node_modules"), "HOME": str(self.home)}
+        env["CHROMIUM"] = shutil.which("chromium") or "/usr/bin/chromium"  # the one missing_prerequisites found
         proc = subprocess.run(
             ["node", str(HERE / "drive.js"), json.dumps(options)], env=env, capture_output=True, text=True, timeout=900
         )
