@@ -8,7 +8,7 @@ which needs the other Debian packages here; the README's second command installs
     apt-get install -y chromium build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep
 Without them the test skips, saying what is missing; in CI ($CI set) it fails instead, so that it never passes
 unseen. To leave it out of a run: pytest --ignore tests/editors/test_vscode_ghost_text.py.
-The screenshots go to editors/vscode/test-artifacts/.
+The screenshots go to editors/vscode/test-artifacts/latest/ (the committed ones are beside it).
 """
 
 from __future__ import annotations
@@ -178,8 +178,8 @@ def code_server(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def artifacts(editors_dir: Path) -> Path:
-    path = editors_dir / "vscode" / "test-artifacts"
-    path.mkdir(exist_ok=True)
+    path = editors_dir / "vscode" / "test-artifacts" / "latest"  # gitignored; the pictures beside it are committed
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
