@@ -40,7 +40,9 @@ LANGUAGE_BY_SUFFIX = {
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="GGUF model file (default: the embedded Gemma 3 270M)")
+    p.add_argument(
+        "--model", help="tiny, small, medium, a GGUF file, or auto: the best rung that is fast enough here (default)"
+    )
     p.add_argument("--backend", help="inference runtime (default: auto)")
     p.add_argument("--threads", type=int, help="CPU threads (default: the cores other programs leave free)")
     p.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
@@ -179,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(doctor)
 
     convert = sub.add_parser("convert", help="turn a GGUF model into a Hugging Face folder for mlx and torch")
-    convert.add_argument("gguf", nargs="?", default="", help="GGUF file (default: the embedded model)")
+    convert.add_argument(
+        "gguf", nargs="?", default="", help="a rung (tiny, small, medium) or a GGUF file (default: tiny)"
+    )
     convert.add_argument("--out", type=Path, help="output folder (default: the user cache)")
     convert.add_argument("--force", action="store_true", help="convert again even if a conversion exists")
     convert.add_argument("--mlx-quantize", type=int, metavar="BITS", help="also write an MLX-quantized copy")
