@@ -56,6 +56,9 @@ class ModelInfo:
     """Tokens that end generation (end of sequence, end of turn)."""
     special_tokens: dict[str, int] = field(default_factory=dict)
     """Named special tokens found in the vocabulary, FIM tokens among them."""
+    chat_template: str = ""
+    """The chat template (Jinja text) of a model tuned to answer in it; empty for a base model, even one whose
+    file carries a template."""
 
 
 @dataclass(frozen=True)

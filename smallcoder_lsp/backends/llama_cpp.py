@@ -197,6 +197,7 @@ class LlamaCppBackend:
             bos_id=bos if bos >= 0 else None,
             eos_ids=frozenset(t for t in eos if t >= 0),
             special_tokens=specials,
+            chat_template=self._chat_template(),
         )
 
     def _find_specials(self) -> dict[str, int]:
@@ -208,6 +209,15 @@ class LlamaCppBackend:
             elif len(ids) == 1 and not self._llm.detokenize(ids, special=False):
                 found[text] = ids[0]  # user-defined special tokens render as nothing without special=True
         return found
+
+    def _chat_template(self) -> str:
+        """The file's chat template where the model was tuned to it: its end-of-sequence token ends a turn there
+        (Qwen2.5 instruct files end with ``<|im_end|>``; the base files carry the same template but end with
+        ``<|endoftext|>``)."""
+        template = str(self._llm.metadata.get("tokenizer.chat_template", ""))
+        eos = self._llm.token_eos()
+        end = self._llm.detokenize([eos], special=True).decode("utf-8", "ignore") if eos >= 0 else ""
+        return template if end.strip() and end in template else ""
 
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
         ids = self._llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=add_bos, special=True)

@@ -7,8 +7,9 @@ so completions queued meanwhile run between two steps and a docstring never hold
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from smallcoder_lsp.backends.base import ModelInfo
 from smallcoder_lsp.completion.engine import Engine
 from smallcoder_lsp.completion.runtime import fit_to_context
 from smallcoder_lsp.decode.cancel import CancelToken
@@ -26,6 +27,15 @@ def _session(engine: Engine) -> Session:
     return session
 
 
+def model_info(engine: Engine) -> ModelInfo:
+    return _session(engine).backend.info
+
+
+def ends_line(text: str) -> bool:
+    """The text has a line break after something other than blanks."""
+    return "\n" in text.lstrip()
+
+
 def _prompt_tokens(engine: Engine, prompt: str, max_tokens: int) -> list[int]:
     backend = _session(engine).backend
     limit = backend.info.context_length - max_tokens - 1
@@ -37,9 +47,15 @@ def _step(engine: Engine, target: list[int], sampler: GreedyBan, cancel: CancelT
 
 
 async def generate_line(
-    engine: Engine, prompt: str, max_tokens: int, cancel: CancelToken, stops: Sequence[str] = ()
+    engine: Engine,
+    prompt: str,
+    max_tokens: int,
+    cancel: CancelToken,
+    stops: Sequence[str] = (),
+    done: Callable[[str], bool] = ends_line,
 ) -> str:
-    """Greedy text after ``prompt`` up to a line break (or a ``stops`` string), one worker job per step."""
+    """Greedy text after ``prompt`` until ``done`` says it is (by default at a line break) or a ``stops`` string,
+    one worker job per step."""
     worker = engine.worker
     prompt_tokens = await asyncio.wrap_future(worker.submit(_prompt_tokens, engine, prompt, max_tokens))
     # A line break first would leave the part empty: refuse it (at most a few times) and take the next best.
@@ -62,7 +78,7 @@ async def generate_line(
             sampler.banned.clear()
             generated.append(token)
             text = backend.detokenize(generated).decode("utf-8", "ignore")
-            if "\n" in text.lstrip() or any(s in text for s in stops):
+            if done(text) or any(s in text for s in stops):
                 break
     except asyncio.CancelledError:
         cancel.cancel("cancelled by the client")

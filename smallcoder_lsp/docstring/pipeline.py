@@ -3,10 +3,18 @@
 The prompt shows the definition as written (signature and body), then starts it again with the docstring
 written so far, so that it ends where the model's next words go. Each part is one short line of greedy text,
 generated step by step on the model worker (see :func:`smallcoder_lsp.docstring.lines.generate_line`).
+
+Instruct models (Qwen2.5-Coder-Instruct: ``small`` and ``medium``) get the same prompt. Asked in their chat
+template instead, with one instruction per part or with the docstring begun as their answer, they wrote no better
+docstrings and took longer: on 30 Google-style functions of the installed packages, ``small``'s parts overlapped
+their reference docstrings' by 0.39 (word F1) here, 0.25 and 0.37 asked in chat, at 1.7 and 1.4 times the time;
+``medium`` alike on 12 (0.44, 0.36, 0.43). They may still answer like an assistant, so their text loses any chat
+text (:mod:`smallcoder_lsp.docstring.chat_text`).
 """
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from dataclasses import dataclass
 
@@ -15,8 +23,9 @@ from smallcoder_lsp.config import DocstringConfig
 from smallcoder_lsp.context.definitions import DefinitionInfo, find_definition
 from smallcoder_lsp.context.documents import Document
 from smallcoder_lsp.decode.cancel import CancelToken
+from smallcoder_lsp.docstring.chat_text import answer_done, strip_chat_text
 from smallcoder_lsp.docstring.layout import clean, fallback, layout, prompt_text, render
-from smallcoder_lsp.docstring.lines import generate_line
+from smallcoder_lsp.docstring.lines import ends_line, generate_line, model_info
 from smallcoder_lsp.errors import DocstringError
 
 MAX_CONTEXT_LINES = 80
@@ -59,12 +68,17 @@ async def write_docstring(engine: Engine, info: DefinitionInfo, config: Docstrin
     """The finished docstring literal for ``info``; the model writes each slot, the tree the rest."""
     lines = layout(info, config.style)
     head = context_text(info)
+    # An instruct model may open with a line of chat ("Sure! Here is ..."): its part ends after a line of answer.
+    instruct = bool(model_info(engine).chat_template)
+    done = functools.partial(answer_done, name=info.name) if instruct else ends_line
     texts: dict[str, str] = {}
     for line in lines:
         if not line.slot:
             continue
         prompt = head + prompt_text(lines, texts, line.slot, LEVEL_IN_PROMPT)
-        raw = await generate_line(engine, prompt, config.max_tokens, cancel, STOPS)
+        raw = await generate_line(engine, prompt, config.max_tokens, cancel, STOPS, done)
+        if instruct:
+            raw = strip_chat_text(raw, line.slot, info.name)
         texts[line.slot] = clean(raw, line.slot, fallback(line.slot, info))
     return render(lines, texts, info.indent, config.max_line_length)
 
