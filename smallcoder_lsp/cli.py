@@ -97,6 +97,13 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         "it rests after 300 ms, as our editor clients do (default: 1000; 0: the first key comes with the opening)",
     )
     bench.add_argument("--cuts", type=int, help="how many line cuts (default: 400, 8 with --quick)")
+    bench.add_argument(
+        "--cut-stride",
+        type=int,
+        default=1,
+        metavar="N",
+        help="ask every N-th of the --cuts line cuts only: the same cuts' subset, for a slow model (default: 1)",
+    )
     bench.add_argument("--invoked", action="store_true", help="line cuts ask with invoked, not automatic, requests")
     bench.add_argument(
         "--baseline",
@@ -223,6 +230,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         server_command=tuple(shlex.split(args.server_command)) if args.server_command else None,
         stages=stages,
         cuts=args.cuts,
+        cut_stride=args.cut_stride,
         invoked=args.invoked,
         settings=args.settings,
         busy=max(0, args.busy),

@@ -55,6 +55,8 @@ class BenchOptions:
     stages: tuple[str, ...] = STAGES
     cuts: int | None = None
     """How many line cuts (default: 400, 8 with ``quick``)."""
+    cut_stride: int = 1
+    """Ask every n-th of those cuts only: a subset of exactly the same cuts, for a slow model."""
     invoked: bool = False
     """The line cuts use invoked requests instead of automatic ones."""
     settings: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +135,7 @@ def _load_work(options: BenchOptions, failures: list[dict[str, str]]) -> tuple[l
         count = options.cuts if options.cuts is not None else QUICK_CUTS if options.quick else FULL_CUTS
         try:
             cuts = make_cuts(load_sources(QUICK_LINE_FILES if options.quick else LINE_FILES), count)
+            cuts = cuts[:: max(1, options.cut_stride)]
         except CorpusError as exc:
             failures.append({"where": "line cuts", "reason": str(exc)})
     return sessions, cuts
@@ -253,6 +256,7 @@ def settings_of(options: BenchOptions, plan: Plan) -> dict[str, Any]:
         "typing_sessions": [s.name for s in plan.sessions],
         "tasks": [p.stem for p in plan.task_paths],
         "line_cuts": len(plan.cuts),
+        "cut_stride": options.cut_stride,
         "line_files": sorted({c.source.name for c in plan.cuts}),
     }
 
