@@ -30,8 +30,12 @@ NAMED_SPECIALS = (
     "<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|file_separator|>",
 )  # fmt: skip
 
-# Of those, the ones that end a generation.
-END_NAMES = frozenset({"<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<EOT>"})
+# Of those, the ones that end a generation: llama.cpp's end-of-generation set, which holds the FIM padding, repository
+# and file-separator tokens too, so that every runtime stops a Qwen2.5-Coder middle where llama.cpp does.
+END_NAMES = frozenset({
+    "<end_of_turn>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<EOT>",
+    "<|fim_pad|>", "<fim_pad>", "<|repo_name|>", "<|file_sep|>",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class ModelInfo:
     context_length: int
     vocab_size: int
     bos_id: int | None
+    """The token ``tokenize(add_bos=True)`` puts first; None for a model that takes none (Qwen2.5)."""
     eos_ids: frozenset[int]
     """Tokens that end generation (end of sequence, end of turn)."""
     special_tokens: dict[str, int] = field(default_factory=dict)

@@ -30,6 +30,10 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         raise ModelLoadError(f"transformers could not read {gguf_path}: {exc}") from exc
+    if getattr(tokenizer, "add_bos_token", True) is False:
+        # The file names a BOS that its prompts never start with (Qwen2.5: <|endoftext|>); the backends prepend
+        # the tokenizer's bos_token when asked to, so it goes, as in the model's own Hugging Face folder.
+        tokenizer.bos_token = None
     # The weights are plain float32 tensors now; only the loader's bookkeeping still says "gguf".
     model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):

@@ -188,7 +188,8 @@ class LlamaCppBackend:
         self._n_vocab = self._llm.n_vocab()
         specials = self._find_specials()
         eos = {self._llm.token_eos()} | {t for t in specials.values() if self._lib.llama_vocab_is_eog(self._vocab, t)}
-        bos = self._llm.token_bos()
+        # A vocabulary that adds no BOS (Qwen2.5) still names one; tokenize(add_bos=True) adds none there.
+        bos = self._llm.token_bos() if self._lib.llama_vocab_get_add_bos(self._vocab) else -1
         self.info = ModelInfo(
             name=str(self._llm.metadata.get("general.name", os.path.basename(spec.path))),
             path=spec.path,

@@ -5,9 +5,10 @@ Why not the model's own forward: it builds masks and cache bookkeeping on the ho
 cache protocol changes between transformers releases. This forward is tensor code with no data-dependent control
 flow: fixed shapes in, fixed shapes out, so it can be captured, replayed and compiled.
 
-It covers the Llama family and Gemma 1/3 text models (``SUPPORTED``); other models keep the HF forward
-(``torch_hf``). It keeps the HF numerics: float32 norms, rope tables made by the model's own rotary module, the same
-activation module. It fuses q/k/v and gate/up into one matrix each (fewer launches per token).
+It covers the Llama family (Qwen 2 and 3 among it: q/k/v biases, q/k norms) and Gemma 1/3 text models
+(``SUPPORTED``); other models keep the HF forward (``torch_hf``). It keeps the HF numerics: float32 norms, rope
+tables made by the model's own rotary module, the same activation module. It fuses q/k/v and gate/up into one
+matrix each (fewer launches per token).
 """
 
 from __future__ import annotations
