@@ -1,7 +1,8 @@
-"""Fixtures for the backend conformance suite: every installed backend, on the embedded model.
+"""Fixtures for the backend conformance suite: every installed backend, on the rungs of the ladder in ``RUNGS``.
 
-mlx and torch run the embedded GGUF's conversion, made in this test session (or found in the user's cache,
-where an earlier session put it, or named by ``SMALLCODER_TEST_HF_MODEL``). The remote backend talks to
+mlx and torch run the rung's GGUF converted, made in this test session (or found in the user's cache, where an
+earlier session put it; for tiny, or named by ``SMALLCODER_TEST_HF_MODEL``). Tests that take ``rung`` run once per
+rung, all of tiny's first, and a rung's backends are closed after its last test. The remote backend talks to
 llama-cpp-python's own server, started here on 127.0.0.1 with the embedded model.
 """
 
@@ -20,13 +21,18 @@ import pytest
 from smallcoder_lsp.backends import load_backend
 from smallcoder_lsp.backends.base import Backend, ModelSpec
 from smallcoder_lsp.backends.llama_cpp import SERVER_LAUNCH
-from smallcoder_lsp.models.files import embedded_model_path
+from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.models.files import embedded_model_path, resolve_model_path
 from smallcoder_lsp.models.hardware import importable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 LOCAL = {"llama_cpp": ("llama_cpp",), "mlx": ("mlx", "mlx_lm"), "torch": ("torch", "transformers")}
 CONTEXT = 512
+RUNGS = ("tiny", "small")
+"""tiny (Gemma 3 270M: no FIM, a BOS, a sliding window) and small (Qwen2.5-Coder 0.5B: FIM tokens, q/k/v biases, no
+BOS). medium is small's architecture with three times the weights (6.7 GB in float32, 10 GB resident in torch), so
+it stays out of the suite."""
 
 
 def installed(name: str) -> bool:
@@ -43,47 +49,76 @@ def converted(request: pytest.FixtureRequest) -> Path:
     # A conversion made elsewhere, e.g. on a CUDA machine that has the GGUF but not the embedded-model package.
     if os.environ.get("SMALLCODER_TEST_HF_MODEL"):
         return Path(os.environ["SMALLCODER_TEST_HF_MODEL"])
+    return converted_rung("tiny")
+
+
+@pytest.fixture(scope="session", params=RUNGS)
+def rung(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The rung a test runs on; its GGUF must be installed (tiny always is). Its backends close after its last
+    test: one rung in memory at a time (small's float32 copies take 2.5 GB each)."""
+    rung_gguf(request.param)
+    yield str(request.param)
+    close_loaded(request.param)
+
+
+def rung_gguf(rung: str) -> Path:
+    try:
+        return resolve_model_path(rung)
+    except ModelLoadError as exc:
+        pytest.skip(f"rung {rung} is not installed: {exc}")
+
+
+def converted_rung(rung: str) -> Path:
+    """The rung's Hugging Face folder, converted once (and kept in the user cache)."""
     if not installed("torch"):
         pytest.skip("converting needs the torch extra: pip install 'smallcoder-lsp[torch]'")
     from smallcoder_lsp.models.convert import convert
 
-    request.getfixturevalue("gguf")
-    return convert("")
+    return convert(rung)
 
 
-_loaded: dict[str, Backend] = {}
+_loaded: dict[tuple[str, str], Backend] = {}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def close_backends() -> Iterator[None]:
     yield
-    for backend in _loaded.values():
-        backend.close()  # before interpreter teardown, where llama.cpp's finalizer would fail
-    _loaded.clear()
+    close_loaded()  # before interpreter teardown, where llama.cpp's finalizer would fail
 
 
-def local_backend(name: str, request: pytest.FixtureRequest) -> Backend:
+def close_loaded(rung: str | None = None) -> None:
+    """Close the loaded backends of ``rung`` (None: of every rung)."""
+    for key in [key for key in _loaded if rung in (None, key[1])]:
+        _loaded.pop(key).close()
+
+
+def model_path(name: str, rung: str, request: pytest.FixtureRequest) -> Path:
+    if rung == "tiny":
+        return Path(request.getfixturevalue("gguf" if name == "llama_cpp" else "converted"))
+    return rung_gguf(rung) if name == "llama_cpp" else converted_rung(rung)
+
+
+def local_backend(name: str, request: pytest.FixtureRequest, rung: str = "tiny") -> Backend:
     if not installed(name):
         pytest.skip(f"backend {name} is not installed")
-    if name not in _loaded:
-        path = request.getfixturevalue("gguf") if name == "llama_cpp" else request.getfixturevalue("converted")
-        backend = load_backend(name, ModelSpec(str(path), CONTEXT, threads=2))
+    if (name, rung) not in _loaded:
+        backend = load_backend(name, ModelSpec(str(model_path(name, rung, request)), CONTEXT, threads=2))
         assert not hasattr(backend, "generate")
-        _loaded[name] = backend  # type: ignore[assignment]
-    backend = _loaded[name]
+        _loaded[name, rung] = backend  # type: ignore[assignment]
+    backend = _loaded[name, rung]
     backend.trim(0)
     return backend
 
 
 @pytest.fixture
-def load_local(request: pytest.FixtureRequest) -> Callable[[str], Backend | None]:
-    """Load a local backend by name (None when it is not installed)."""
-    return lambda name: local_backend(name, request) if installed(name) else None
+def load_local(request: pytest.FixtureRequest) -> Callable[..., Backend | None]:
+    """Load a local backend by name, on a rung (default tiny); None when it is not installed."""
+    return lambda name, rung="tiny": local_backend(name, request, rung) if installed(name) else None
 
 
 @pytest.fixture(params=list(LOCAL))
-def backend(request: pytest.FixtureRequest) -> Backend:
-    return local_backend(request.param, request)
+def backend(request: pytest.FixtureRequest, rung: str) -> Backend:
+    return local_backend(request.param, request, rung)
 
 
 def free_port() -> int:

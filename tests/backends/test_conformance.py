@@ -1,5 +1,6 @@
 """One suite for every installed local backend: tokenizing, exact trimming, greedy determinism, cancellation
-mid-prefill, and KV state snapshots."""
+mid-prefill, and KV state snapshots. What depends on the model (its tokenizer, its forward) runs on every rung of
+``RUNGS``; the backend's own cache mechanics run on tiny only, where they cost least."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ TEXTS = ["def add(a, b):\n    return a + b\n", "    x = [1, 2]  # tabs\tand spac
 PROMPT = "def fibonacci(n):\n    if n < 2:\n        return n\n    return"
 CONTINUATION = " fibonacci(n - 1) + fibonacci(n - 2)\n"
 """What the model writes after ``PROMPT``: a span whose tokens it expects, one after the other."""
+tiny_only = pytest.mark.parametrize("rung", ["tiny"], indirect=True)
 
 
 def close_logits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -55,8 +57,16 @@ def split_logits(backend: Backend, tokens: Sequence[int], tail: int) -> np.ndarr
 def test_tokenize_round_trip(backend: Backend, text: str):
     ids = backend.tokenize(text, add_bos=False)
     assert ids and backend.detokenize(ids) == text.encode()
-    with_bos = backend.tokenize(text, add_bos=True)
-    assert with_bos[0] == backend.info.bos_id and with_bos[1:] == ids
+    bos = backend.info.bos_id
+    assert backend.tokenize(text, add_bos=True) == ([] if bos is None else [bos]) + ids
+
+
+@pytest.mark.model
+def test_named_special_tokens_are_one_token_each_and_render_as_nothing(backend: Backend):
+    specials = backend.info.special_tokens
+    for text, token in specials.items():
+        assert backend.tokenize(text, add_bos=False) == [token], text
+    assert backend.detokenize(list(specials.values())) == b""
 
 
 @pytest.mark.model
@@ -83,6 +93,7 @@ def test_greedy_decoding_is_deterministic_and_reuses_the_cache(backend: Backend)
 
 
 @pytest.mark.model
+@tiny_only
 def test_cancellation_mid_prefill_leaves_a_consistent_cache(backend: Backend):
     prompt = backend.tokenize(PROMPT, add_bos=True)
     cancel = CancelToken()
@@ -108,6 +119,7 @@ def test_cancellation_mid_prefill_leaves_a_consistent_cache(backend: Backend):
 
 
 @pytest.mark.model
+@tiny_only
 def test_an_interrupted_evaluation_leaves_the_cache_as_it_was(backend: Backend):
     if not isinstance(backend, Interruptible):
         pytest.skip(f"{type(backend).__name__} cannot be interrupted part-way")
@@ -139,6 +151,7 @@ def test_an_interrupted_evaluation_leaves_the_cache_as_it_was(backend: Backend):
 
 
 @pytest.mark.model
+@tiny_only
 def test_a_saved_state_restores_the_cache(backend: Backend):
     a = backend.tokenize(PROMPT, add_bos=True)
     expected = split_logits(backend, a, 1)
@@ -159,6 +172,7 @@ def test_a_saved_state_restores_the_cache(backend: Backend):
 
 
 @pytest.mark.model
+@tiny_only
 def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backend):
     from smallcoder_lsp.backends.base import Scorer
     from smallcoder_lsp.decode.sampling import log_prob
@@ -181,6 +195,7 @@ def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backen
 
 
 @pytest.mark.model
+@tiny_only
 def test_tokens_evaluated_ahead_give_the_logits_after_each_and_decode_on_from_the_one_reached(backend: Backend):
     from smallcoder_lsp.backends.base import Lookahead
 

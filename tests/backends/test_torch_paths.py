@@ -94,3 +94,10 @@ def test_the_transformers_path_trims_exactly_and_restores_snapshots(tiny_folder:
     backend.trim(len(tokens) - 1)
     backend.evaluate(tokens[-1:])
     assert np.allclose(backend.logits(), expected, atol=1e-5)
+
+
+@pytest.mark.model
+def test_every_rung_runs_our_decoder(load_local, rung: str):
+    # Its load-time probe falls back to the transformers forward, with only a warning, on a model it gets wrong.
+    backend = load_local("torch", rung)
+    assert backend is not None and "static cache" in backend.mode
