@@ -14,8 +14,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from smallcoder_lsp.backends import HF_BACKENDS
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.models import hardware, ladder, loading
+from smallcoder_lsp.models.convert import converted_dir
+from smallcoder_lsp.models.files import resolve_model_path
 from smallcoder_lsp.models.selftest import SelfTest
 
 log = logging.getLogger(__name__)
@@ -69,11 +72,15 @@ def choose_rung(tests: Mapping[str, SelfTest], installed: Sequence[str]) -> Rung
         if test is not None and predicted is not None and predicted <= PAUSE_TARGET_MS:
             why = f"{rung}: {rates_words(test)} (target {PAUSE_TARGET_MS:.0f} ms)"
             return RungChoice(rung, "; ".join([why, *skipped, *not_installed(missing)]), tests)
-        skipped.append(f"{rung} too slow here ({rates_words(test)})" if test else f"{rung} not measured")
+        skipped.append(f"{rung} too slow here ({rates_words(test)})" if test else unmeasured_words(rung))
     timed = {r: ms for r in ranked if r in tests and (ms := pause_ms(tests[r])) is not None}
     fastest = min(timed, key=timed.__getitem__, default="tiny")
     why = f"{fastest}: no rung meets the {PAUSE_TARGET_MS:.0f} ms pause target here, so the fastest"
     return RungChoice(fastest, "; ".join([why, *skipped, *not_installed(missing)]), tests)
+
+
+def unmeasured_words(rung: str) -> str:
+    return f"{rung} not measured (mlx and torch measure the rungs converted for them: smallcoder-lsp convert {rung})"
 
 
 def not_installed(rungs: Sequence[str]) -> list[str]:
@@ -86,7 +93,7 @@ def rung_self_tests(
     """Each installed rung's self-test with ``backend`` here: remembered, or (``run``) measured now when it is not
     (``again``: always), and remembered per machine."""
     # The context length changes little of the rates: the default's are shared by every request's setting.
-    configs = {r: replace(config, model=r, context_length=Config().context_length) for r in ladder.installed_rungs()}
+    configs = {r: replace(config, model=r, context_length=Config().context_length) for r in measurable(backend)}
     if not run:
         return {r: test for r, c in configs.items() if (test := loading.remembered(backend, c, profile)) is not None}
     unmeasured = [r for r, c in configs.items() if again or loading.remembered(backend, c, profile) is None]
@@ -95,10 +102,19 @@ def rung_self_tests(
     return {r: loading.measure(backend, c, profile, again=again) for r, c in configs.items()}
 
 
+def measurable(backend: str) -> list[str]:
+    """The installed rungs a self-test with ``backend`` may load: on mlx and torch only those already converted
+    (and tiny): measuring a rung there would convert it first, minutes and gigabytes the user did not ask for."""
+    installed = ladder.installed_rungs()
+    if backend not in HF_BACKENDS:
+        return installed
+    return [r for r in installed if r == "tiny" or converted_dir(resolve_model_path(r)).exists()]
+
+
 def resolve_rung(config: Config, backend: str) -> RungChoice:
     """The rung ``auto`` picks for ``backend`` on this machine (see :func:`choose_rung`)."""
     tests = rung_self_tests(config, backend, hardware.detect())
-    return choose_rung(tests, list(tests))
+    return choose_rung(tests, ladder.installed_rungs())
 
 
 def resolve_model(config: Config, backend: str) -> tuple[Config, str]:

@@ -63,3 +63,16 @@ def test_the_budget_starts_from_the_loaded_models_own_remembered_prefill_rate(mo
     assert seen == [("llama_cpp", "small", Config().context_length)]  # the key auto measured it under
     assert auto.remembered_rates(Config(model="medium"), "llama_cpp") is None
     assert auto.remembered_rates(Config(), "llama_cpp") is None  # auto: resolved first
+
+
+def test_on_mlx_and_torch_only_the_rungs_already_converted_are_measured(monkeypatch, tmp_path):
+    from smallcoder_lsp.models import auto
+
+    (tmp_path / "small").mkdir()
+    monkeypatch.setattr(auto.ladder, "installed_rungs", lambda: ["tiny", "small", "medium"])
+    monkeypatch.setattr(auto, "resolve_model_path", lambda rung: tmp_path / f"{rung}.gguf")
+    monkeypatch.setattr(auto, "converted_dir", lambda gguf: tmp_path / gguf.stem)
+    assert auto.measurable("torch") == auto.measurable("mlx") == ["tiny", "small"]
+    assert auto.measurable("llama_cpp") == ["tiny", "small", "medium"]
+    choice = choose_rung({"tiny": FAST_TINY, "small": SLOW_SMALL}, ["tiny", "small", "medium"])
+    assert "medium not measured (mlx and torch measure the rungs converted for them" in choice.reason
