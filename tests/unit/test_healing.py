@@ -6,7 +6,7 @@ import numpy as np
 
 from smallcoder_lsp.backends.base import ModelInfo
 from smallcoder_lsp.backends.fake import FakeBackend
-from smallcoder_lsp.decode.healing import Vocabulary, heal
+from smallcoder_lsp.decode.healing import Vocabulary, heal, splits_indentation
 from smallcoder_lsp.decode.sampling import Sampler
 from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.stopping import StopRules
@@ -86,3 +86,26 @@ def test_the_vocabulary_finds_the_tokens_that_agree_with_a_text():
     agreeing = {PIECES[t] for t in vocabulary.agreeing("por")}
     assert agreeing == {"por", "port", "p"}  # longer ones that start with it, and ones it starts with
     assert "<eos>" not in {PIECES[t] for t in vocabulary.agreeing("<")}
+
+
+def test_for_a_tokenizer_that_cuts_indentation_otherwise_the_indentation_is_backed_up_too():
+    backend = WordBackend()
+    tokens = backend.tokenize("import os\n    ", add_bos=True)
+    healed = heal(backend, tokens, indent=True)
+    assert (healed.tokens, healed.text) == (tokens[:-1], "    ")  # the line break stays; the model indents
+    assert heal(backend, backend.tokenize("\n    x", add_bos=True), indent=True).text == "x"
+
+
+class TrailingIndentBackend(FakeBackend):
+    """Bytes, except that indentation ending the text is one token of its own: as GPT-2-style tokenizers cut
+    ``\n    `` at the end of a text, where before code they cut three spaces and `` return``."""
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        if text.endswith("\n    "):
+            return [*super().tokenize(text[:-4], add_bos=add_bos), 257]
+        return super().tokenize(text, add_bos=add_bos)
+
+
+def test_whether_a_tokenizer_cuts_indentation_otherwise_is_measured_not_assumed():
+    assert not splits_indentation(FakeBackend())
+    assert splits_indentation(TrailingIndentBackend())
