@@ -95,8 +95,10 @@ def choose_rung(tests: Mapping[str, SelfTest], installed: Sequence[str]) -> Rung
         skipped.append(f"{rung} too slow here ({rates_words(test)})" if test else unmeasured_words(rung))
     timed = {r: ms for r in ranked if r in tests and (ms := pause_ms(tests[r])) is not None}
     fastest = min(timed, key=timed.__getitem__, default="tiny")
-    why = f"{fastest}: no rung meets the pause targets here ({TARGETS}), so the fastest"
-    return RungChoice(fastest, "; ".join([why, *skipped, *not_installed(missing)]), tests)
+    chosen = f" ({rates_words(tests[fastest])})" if fastest in tests else ""
+    why = f"{fastest}: no rung meets the pause targets here ({TARGETS}), so the fastest{chosen}"
+    others = [words for rung, words in zip(ranked, skipped, strict=True) if rung != fastest]
+    return RungChoice(fastest, "; ".join([why, *others, *not_installed(missing)]), tests)
 
 
 def unmeasured_words(rung: str) -> str:
