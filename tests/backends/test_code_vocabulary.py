@@ -45,7 +45,7 @@ def pieces(backend: Backend, text: str) -> list[bytes]:
     return [backend.detokenize([t]) for t in backend.tokenize(text, add_bos=False)]
 
 
-def greedy(backend: Backend, prompt: str, n: int) -> bytes:
+def greedy_tokens(backend: Backend, prompt: str, n: int) -> list[int]:
     backend.trim(0)
     backend.evaluate(backend.tokenize(prompt, add_bos=True))
     out = []
@@ -53,7 +53,11 @@ def greedy(backend: Backend, prompt: str, n: int) -> bytes:
         token = int(backend.logits().argmax())
         out.append(token)
         backend.evaluate([token])
-    return backend.detokenize(out)
+    return out
+
+
+def greedy(backend: Backend, prompt: str, n: int) -> bytes:
+    return backend.detokenize(greedy_tokens(backend, prompt, n))
 
 
 def test_code_is_tokenized_as_by_the_whole_vocabulary(cut: Backend, whole: Backend) -> None:
@@ -76,7 +80,13 @@ def test_the_words_of_a_users_own_code_are_kept(whole: Backend) -> None:
 
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_greedy_decoding_writes_what_the_whole_model_writes(cut: Backend, whole: Backend, prompt: str) -> None:
-    assert greedy(cut, prompt, 24) == greedy(whole, prompt, 24)
+    # Up to the first token the cut dropped: that one it cannot write, and it goes on from another (on an AMD EPYC
+    # the SQL prompt's `%';`, 12 tokens in, after a near-tie on the way; on a Xeon that path never came).
+    written = greedy_tokens(whole, prompt, 24)
+    kept = set(shipped().kept.tolist())
+    same = next((i for i, token in enumerate(written) if token not in kept), len(written))
+    assert same >= 8, whole.detokenize(written)
+    assert greedy(cut, prompt, 24).startswith(whole.detokenize(written[:same]))
 
 
 @pytest.mark.parametrize("text", ["# 计算平均值\nx = 1", "naïve = 'Ünïcödé ✓'", "# Привет, мир", "s = '🙂'"])
