@@ -51,8 +51,7 @@ TARGETS = f"targets {PAUSE_TARGET_MS:.0f} and {SLOW_PAUSE_TARGET_MS:.0f} ms"
 class RungChoice:
     rung: str
     reason: str
-    tests: Mapping[str, SelfTest]
-    """The self-test of each installed rung that was measured."""
+    """The chosen rung's rates and the targets, and why each better rung was passed over."""
 
 
 def pause_ms(test: SelfTest, slow: bool = False) -> float | None:
@@ -91,14 +90,14 @@ def choose_rung(tests: Mapping[str, SelfTest], installed: Sequence[str]) -> Rung
         test = tests.get(rung)
         if test is not None and meets_targets(test):
             why = f"{rung}: {rates_words(test)} ({TARGETS})"
-            return RungChoice(rung, "; ".join([why, *skipped, *not_installed(missing)]), tests)
+            return RungChoice(rung, "; ".join([why, *skipped, *not_installed(missing)]))
         skipped.append(f"{rung} too slow here ({rates_words(test)})" if test else unmeasured_words(rung))
     timed = {r: ms for r in ranked if r in tests and (ms := pause_ms(tests[r])) is not None}
     fastest = min(timed, key=timed.__getitem__, default="tiny")
     chosen = f" ({rates_words(tests[fastest])})" if fastest in tests else ""
     why = f"{fastest}: no rung meets the pause targets here ({TARGETS}), so the fastest{chosen}"
     others = [words for rung, words in zip(ranked, skipped, strict=True) if rung != fastest]
-    return RungChoice(fastest, "; ".join([why, *others, *not_installed(missing)]), tests)
+    return RungChoice(fastest, "; ".join([why, *others, *not_installed(missing)]))
 
 
 def unmeasured_words(rung: str) -> str:
