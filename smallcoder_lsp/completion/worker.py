@@ -332,7 +332,10 @@ class ModelWorker:
             self.runtime = None
         backend_name = resolve_backend_name(self.config.backend, self.config)
         model_name = display_name(self.config.model)
-        self._set_status(ModelStatus("loading", backend_name, model_name, f"loading {model_name}"))
+        loading = (
+            "choosing the model (a self-test of each, once)" if self.config.auto_model else f"loading {model_name}"
+        )
+        self._set_status(ModelStatus("loading", backend_name, model_name, loading))
         started = time.perf_counter()
         try:
             config, why = resolve_model(self.config, backend_name)
