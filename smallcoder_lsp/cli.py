@@ -372,7 +372,7 @@ def completion_notes(completion: Completion, backend: str, stats: bool) -> list[
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from smallcoder_lsp.models import auto, hardware
-    from smallcoder_lsp.models.doctor import report, self_tests
+    from smallcoder_lsp.models.doctor import backend_choice, report, self_tests
 
     config, profile = Config(**overrides_from(args)), hardware.detect()
     if not args.no_self_test:
@@ -384,8 +384,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
     run = not args.no_self_test
     tests = self_tests(config, profile, run=run)
-    contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
-    backend = hardware.choose_backend(config.backend, profile, contenders)[0]
+    backend = backend_choice(config, profile, tests)[0]
     rungs = auto.rung_self_tests(config, backend, profile, run=run, again=run) if backend != "remote" else {}
     print(report(config, profile, tests, rungs))
     return 0

@@ -20,6 +20,9 @@ BACKENDS: dict[str, tuple[str, str | None]] = {
     "faults": ("smallcoder_lsp.backends.faults", None),
 }
 
+# Backends that load a model here (a self-test can time them), as against a server's or a test double.
+LOCAL_BACKENDS = ("llama_cpp", "mlx", "torch")
+
 # Backends that run Hugging Face folders (made by `smallcoder-lsp convert`) rather than GGUF files.
 HF_BACKENDS = ("mlx", "torch")
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from smallcoder_lsp.backends import LOCAL_BACKENDS
 from smallcoder_lsp.backends.free_cores import MIN_INTERVAL_S, FreeCores
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import SmallcoderError
@@ -16,16 +17,13 @@ from smallcoder_lsp.models.files import resolve_model_path
 from smallcoder_lsp.models.selftest import SelfTest
 from smallcoder_lsp.models.vocabulary import code_vocabulary_model
 
-LOCAL = ("llama_cpp", "mlx", "torch")
-"""The backends a self-test can measure (a remote server's rate is the server's)."""
-
 
 def self_tests(config: Config, profile: hardware.Profile, *, run: bool) -> dict[str, SelfTest]:
     """Each available local backend's self-test: run now (``run``; also remembered for ``auto``), or the
     remembered one. With ``model = auto``, on the smallest rung, as ``auto`` chooses the backend."""
     config = replace(config, model="tiny") if config.auto_model else config
     tests = {}
-    for name in LOCAL:
+    for name in LOCAL_BACKENDS:
         if not hardware.availability(profile, name)[0]:
             continue
         test = loading.measure(name, config, profile, again=True) if run else loading.remembered(name, config, profile)
@@ -116,6 +114,12 @@ def threads_line(config: Config) -> str:
     )
 
 
+def backend_choice(config: Config, profile: hardware.Profile, tests: Mapping[str, SelfTest]) -> tuple[str, str]:
+    """The backend ``auto`` (or the setting) takes here, by the self-tests in ``tests``, and why."""
+    contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
+    return hardware.choose_backend(config.backend, profile, contenders)
+
+
 def model_lines(config: Config, backend: str, rungs: Mapping[str, SelfTest] | None) -> tuple[list[str], str]:
     """What the ``model`` setting loads with ``backend``, and the rung it names (``auto``: the one it would pick
     by ``rungs``, the rungs' self-tests)."""
@@ -149,8 +153,7 @@ def report(
         "backends" + (" (decode rate: a self-test of about 2 s with the model below)" if tests else ""),
     ]
     lines += [backend_line(name, profile, tests.get(name)) for name in hardware.RUNTIMES]
-    contenders = {b: tests[b] for b in hardware.measured_contenders(profile) if b in tests}
-    choice, reason = hardware.choose_backend(config.backend, profile, contenders)
+    choice, reason = backend_choice(config, profile, tests)
     lines.append(f"choice: {choice} ({reason})")
     models, rung = model_lines(config, choice, rungs)
     lines += models
