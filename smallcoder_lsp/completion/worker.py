@@ -31,7 +31,7 @@ from smallcoder_lsp.completion.runtime import Runtime
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.errors import BackendFailure, Cancelled, DeviceMemoryError, ModelLoadError, SmallcoderError
-from smallcoder_lsp.models.auto import remembered_rates, resolve_model
+from smallcoder_lsp.models.auto import resolve_model
 from smallcoder_lsp.models.ladder import display_name
 from smallcoder_lsp.models.loading import load_model, release_thread, resolve_backend_name
 
@@ -338,11 +338,11 @@ class ModelWorker:
         self._set_status(ModelStatus("loading", backend_name, model_name, loading))
         started = time.perf_counter()
         try:
-            config, why = resolve_model(self.config, backend_name)
+            config, why, rates = resolve_model(self.config, backend_name)
             if why:
                 model_name = display_name(config.model)
                 log.info("%s", why)
-            if (rates := remembered_rates(config, backend_name)) is not None:
+            if rates is not None:
                 self.throughput.prefill_tok_s = rates.prefill_tok_s  # this model's, not the last one's
             runtime = Runtime(guard(self.loader(config), self._watch), self.config, self.throughput)
         except SmallcoderError as exc:

@@ -7,10 +7,10 @@ rates meet the typing replay's pause targets: a typical pause shows a line withi
 keys evaluated, the line decoded), and a slow one (a new line's tail to evaluate, a whole line to decode) within
 ``SLOW_PAUSE_TARGET_MS``. ``auto`` takes the best rung that can; where none can, the fastest.
 
-The token counts are fitted to the replays of ``bench/results/epyc-2026-12-07/`` (2-core AMD EPYC): tiny at 97
-tok/s decode and 485 tok/s prefill, predicted 111 / 361 ms, measured p50 54-129 and p90 315-550 ms; small at 42
-and 167, predicted 262 / 956 ms, measured 245 ms and a p90 past the 1 s pause (85% of pauses shown). By them small
-meets both targets from about 67 tok/s decode and 270 tok/s prefill.
+The token counts are fitted to the replays of ``bench/results/epyc-2026-12-07/`` (2-core AMD EPYC, quiet): tiny at
+97 tok/s decode and 485 tok/s prefill, predicted 111 / 361 ms, measured p50 45-54 and p90 310-315 ms; small at 42
+and 167, predicted 262 / 956 ms, measured p50 226-245 ms and a p90 past the 1 s pause (85-89% of pauses shown). By
+them small meets both targets from about 67 tok/s decode and 270 tok/s prefill.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from smallcoder_lsp.backends import HF_BACKENDS
+from smallcoder_lsp.backends import HF_BACKENDS, LOCAL_BACKENDS
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.models import hardware, ladder, loading
 from smallcoder_lsp.models.convert import converted_dir
@@ -52,6 +52,8 @@ class RungChoice:
     rung: str
     reason: str
     """The chosen rung's rates and the targets, and why each better rung was passed over."""
+    rates: SelfTest | None = None
+    """The chosen rung's self-test."""
 
 
 def pause_ms(test: SelfTest, slow: bool = False) -> float | None:
@@ -90,18 +92,22 @@ def choose_rung(tests: Mapping[str, SelfTest], installed: Sequence[str]) -> Rung
         test = tests.get(rung)
         if test is not None and meets_targets(test):
             why = f"{rung}: {rates_words(test)} ({TARGETS})"
-            return RungChoice(rung, "; ".join([why, *skipped, *not_installed(missing)]))
-        skipped.append(f"{rung} too slow here ({rates_words(test)})" if test else unmeasured_words(rung))
+            return RungChoice(rung, "; ".join([why, *skipped, *not_installed(missing)]), test)
+        skipped.append(passed_over(rung, test))
     timed = {r: ms for r in ranked if r in tests and (ms := pause_ms(tests[r])) is not None}
     fastest = min(timed, key=timed.__getitem__, default="tiny")
     chosen = f" ({rates_words(tests[fastest])})" if fastest in tests else ""
     why = f"{fastest}: no rung meets the pause targets here ({TARGETS}), so the fastest{chosen}"
     others = [words for rung, words in zip(ranked, skipped, strict=True) if rung != fastest]
-    return RungChoice(fastest, "; ".join([why, *others, *not_installed(missing)]))
+    return RungChoice(fastest, "; ".join([why, *others, *not_installed(missing)]), tests.get(fastest))
 
 
-def unmeasured_words(rung: str) -> str:
-    return f"{rung} not measured (mlx and torch measure the rungs converted for them: smallcoder-lsp convert {rung})"
+def passed_over(rung: str, test: SelfTest | None) -> str:
+    """Why ``rung`` was not chosen: its self-test failed, it is too slow here, or it was not measured."""
+    if test is None:
+        converted = f"mlx and torch measure the rungs converted for them: smallcoder-lsp convert {rung}"
+        return f"{rung} not measured ({converted})"
+    return f"{rung}: {rates_words(test)}" if not test.ok else f"{rung} too slow here ({rates_words(test)})"
 
 
 def not_installed(rungs: Sequence[str]) -> list[str]:
@@ -113,8 +119,7 @@ def rung_self_tests(
 ) -> dict[str, SelfTest]:
     """Each installed rung's self-test with ``backend`` here: remembered, or (``run``) measured now when it is not
     (``again``: always), and remembered per machine."""
-    # The context length changes little of the rates: the default's are shared by every request's setting.
-    configs = {r: replace(config, model=r, context_length=Config().context_length) for r in measurable(backend)}
+    configs = {r: measured_as(config, r) for r in measurable(backend)}
     if not run:
         return {r: test for r, c in configs.items() if (test := loading.remembered(backend, c, profile)) is not None}
     unmeasured = [r for r, c in configs.items() if again or loading.remembered(backend, c, profile) is None]
@@ -138,19 +143,29 @@ def resolve_rung(config: Config, backend: str) -> RungChoice:
     return choose_rung(tests, ladder.installed_rungs())
 
 
-def resolve_model(config: Config, backend: str) -> tuple[Config, str]:
+def resolve_model(config: Config, backend: str) -> tuple[Config, str, SelfTest | None]:
     """``config`` with ``model = auto`` replaced by the rung :func:`resolve_rung` picks, and why; any other
-    setting (and a backend that loads no local file) as it is, with no reason."""
-    if not config.auto_model or backend not in ("llama_cpp", "mlx", "torch"):
-        return config, ""
+    setting (and a backend that loads no local file) as it is, with no reason. Also the self-test of the model it
+    names, where there is one: the prompt budget starts from its prefill rate rather than from another model's."""
+    if backend not in LOCAL_BACKENDS:
+        return config, "", None
+    if not config.auto_model:
+        return config, "", usable(remembered_rates(config, backend))
     choice = resolve_rung(config, backend)
-    return replace(config, model=choice.rung), f"model = auto: {choice.reason}"
+    return replace(config, model=choice.rung), f"model = auto: {choice.reason}", usable(choice.rates)
 
 
 def remembered_rates(config: Config, backend: str) -> SelfTest | None:
-    """The remembered self-test of the model ``config`` names (a rung or a file) with ``backend`` here, if any: the
-    budget starts from its prefill rate rather than from another model's."""
-    if config.auto_model or backend not in ("llama_cpp", "mlx", "torch"):
-        return None
-    test = loading.remembered(backend, replace(config, context_length=Config().context_length), hardware.detect())
+    """The remembered self-test of the model ``config`` names (a rung or a file) with ``backend`` here, if any."""
+    return loading.remembered(backend, measured_as(config, config.model), hardware.detect())
+
+
+def measured_as(config: Config, model: str) -> Config:
+    """The settings ``model``'s self-test is run and remembered under. The context length changes little of the
+    rates: the default's are shared by every request's setting."""
+    return replace(config, model=model, context_length=Config().context_length)
+
+
+def usable(test: SelfTest | None) -> SelfTest | None:
+    """``test``, if it ran and timed the prefill (an older version's did not)."""
     return test if test is not None and test.ok and test.prefill_tok_s > 0 else None

@@ -45,8 +45,8 @@ def test_the_prediction_grows_with_slower_rates():
 
 def test_a_model_that_is_set_is_left_alone():
     config = Config(model="small")
-    assert resolve_model(config, "llama_cpp") == (config, "")
-    assert resolve_model(Config(), "remote") == (Config(), "")
+    assert resolve_model(config, "llama_cpp")[:2] == (config, "")
+    assert resolve_model(Config(), "remote") == (Config(), "", None)
 
 
 def test_the_budget_starts_from_the_loaded_models_own_remembered_prefill_rate(monkeypatch):
@@ -59,10 +59,14 @@ def test_the_budget_starts_from_the_loaded_models_own_remembered_prefill_rate(mo
         return FAST_SMALL if config.model == "small" else None
 
     monkeypatch.setattr(auto.loading, "remembered", remembered)
-    assert auto.remembered_rates(Config(model="small", context_length=512), "llama_cpp") is FAST_SMALL
+    assert resolve_model(Config(model="small", context_length=512), "llama_cpp")[2] is FAST_SMALL
     assert seen == [("llama_cpp", "small", Config().context_length)]  # the key auto measured it under
-    assert auto.remembered_rates(Config(model="medium"), "llama_cpp") is None
-    assert auto.remembered_rates(Config(), "llama_cpp") is None  # auto: resolved first
+    assert resolve_model(Config(model="medium"), "llama_cpp")[2] is None
+    chosen = auto.RungChoice("small", "why", FAST_SMALL)
+    monkeypatch.setattr(auto, "resolve_rung", lambda config, backend: chosen)
+    assert resolve_model(Config(), "llama_cpp") == (Config(model="small"), "model = auto: why", FAST_SMALL)
+    assert len(seen) == 2  # auto: the chosen rung's own self-test, not another look-up
+    assert auto.usable(SelfTest("llama_cpp", decode_tok_s=40.0, tokens=64)) is None  # no prefill timed
 
 
 def test_on_mlx_and_torch_only_the_rungs_already_converted_are_measured(monkeypatch, tmp_path):
