@@ -87,11 +87,12 @@ async def _type_all(client: LspClient, stage: StageResult, plan: Plan) -> None:
     try:
         for i, session in enumerate(plan.sessions):
             uri = f"file:///smallcoder-bench/typing/{i}-{session.name.replace(':', '-')}"
-            others = [(f"file:///smallcoder-bench/others/{name}", text) for name, text in neighbours(session)]
-            for other, text in others if plan.open_others else ():
+            neighbouring = neighbours(session) if plan.open_others else []  # read only when they are opened
+            others = [(f"file:///smallcoder-bench/others/{name}", text) for name, text in neighbouring]
+            for other, text in others:
                 client.open(other, text)
             await typist.type_session(session, uri, functools.partial(progress.tick, session.name))
-            for other, _ in others if plan.open_others else ():
+            for other, _ in others:
                 client.close_document(other)
     finally:
         await typist.settle()
