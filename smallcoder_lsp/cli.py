@@ -79,14 +79,7 @@ def _complete_options(complete: argparse.ArgumentParser) -> None:
     _model_options(complete)
 
 
-def _bench_options(bench: argparse.ArgumentParser) -> None:
-    bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
-    bench.add_argument(
-        "--out", type=Path, default=Path("smallcoder-bench"), help="report folder (default: %(default)s)"
-    )
-    bench.add_argument(
-        "--stages", default="corpus,typing,lines", help="comma-separated stages to run (default: %(default)s)"
-    )
+def _typing_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--pace-ms", type=float, default=120.0, help="time between keystrokes (default: 120)")
     bench.add_argument("--pause-ms", type=float, default=1000.0, help="length of a typing pause (default: 1000)")
     bench.add_argument(
@@ -96,6 +89,14 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         help="how long the cursor rests where a typing session starts before its first key; the client says where "
         "it rests after 300 ms, as our editor clients do (default: 1000; 0: the first key comes with the opening)",
     )
+    bench.add_argument(
+        "--open-others",
+        action="store_true",
+        help="the typing replay keeps the other files of each session's project open beside it",
+    )
+
+
+def _line_cut_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--cuts", type=int, help="how many line cuts (default: 400, 8 with --quick)")
     bench.add_argument(
         "--cut-stride",
@@ -105,6 +106,18 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         help="ask every N-th of the --cuts line cuts only: the same cuts' subset, for a slow model (default: 1)",
     )
     bench.add_argument("--invoked", action="store_true", help="line cuts ask with invoked, not automatic, requests")
+
+
+def _bench_options(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument("--quick", action="store_true", help="a subset that runs in about a minute (for CI)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("smallcoder-bench"), help="report folder (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--stages", default="corpus,typing,lines", help="comma-separated stages to run (default: %(default)s)"
+    )
+    _typing_options(bench)
+    _line_cut_options(bench)
     bench.add_argument(
         "--baseline",
         choices=["naive", "none"],
@@ -133,11 +146,6 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="N other programs each keep a core busy while the stages run, as a build would (default: 0)",
-    )
-    bench.add_argument(
-        "--open-others",
-        action="store_true",
-        help="the typing replay keeps the other files of each session's project open beside it",
     )
     bench.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     bench.add_argument(
