@@ -58,6 +58,7 @@ class Vocabulary:
         pieces.sort()
         self._texts = [text for text, _ in pieces]
         self._tokens = np.array([token for _, token in pieces], dtype=np.int64)
+        self._blank = np.array([text.isspace() for text, _ in pieces], dtype=bool)
         self._by_text = {text: token for text, token in reversed(pieces)}
         self._text_of = {token: text for text, token in pieces}
 
@@ -65,11 +66,19 @@ class Vocabulary:
         return self._text_of.get(token, "")
 
     def agreeing(self, owed: str) -> npt.NDArray[np.int64]:
-        """The tokens whose text starts with ``owed``, or is a start of it (``owed`` must not be empty)."""
+        """The tokens whose text starts with ``owed``, or is a start of it (``owed`` must not be empty).
+
+        Owed whitespace (an indentation, the space after ``x =``) must be finished by a token that also writes
+        what follows it: a tokenizer that leaves the last space to the next word (``\n``, 7 spaces, `` return``)
+        never showed the model code after a token that ends in the owed space, and from there it writes spaces
+        until its limit."""
         lo = bisect.bisect_left(self._texts, owed)
         hi = bisect.bisect_left(self._texts, owed + "\U0010ffff")
+        longer = self._tokens[lo:hi]
+        if owed.isspace():
+            longer = longer[~self._blank[lo:hi]]
         shorter = [self._by_text[owed[:i]] for i in range(1, len(owed)) if owed[:i] in self._by_text]
-        return np.concatenate([self._tokens[lo:hi], np.array(shorter, dtype=np.int64)])
+        return np.concatenate([longer, np.array(shorter, dtype=np.int64)])
 
 
 def splits_indentation(backend: Backend) -> bool:

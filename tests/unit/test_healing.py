@@ -88,6 +88,14 @@ def test_the_vocabulary_finds_the_tokens_that_agree_with_a_text():
     assert "<eos>" not in {PIECES[t] for t in vocabulary.agreeing("<")}
 
 
+def test_owed_whitespace_is_finished_only_by_a_token_that_writes_what_follows_it():
+    # Qwen writes "\n        if" as "\n", 7 spaces, " if": a token that ends on the owed indentation (or goes
+    # on with more spaces) left the model writing spaces until its limit.
+    vocabulary = Vocabulary(WordBackend(), excluded={EOS})
+    assert {PIECES[t] for t in vocabulary.agreeing(" ")} == {" os", " =", " 1"}
+    assert {PIECES[t] for t in vocabulary.agreeing("    ")} == {" "}  # a start of it, never all of it
+
+
 def test_for_a_tokenizer_that_cuts_indentation_otherwise_the_indentation_is_backed_up_too():
     backend = WordBackend()
     tokens = backend.tokenize("import os\n    ", add_bos=True)
