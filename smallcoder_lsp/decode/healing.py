@@ -71,13 +71,14 @@ class Vocabulary:
         Owed whitespace (an indentation, the space after ``x =``) must be finished by a token that also writes
         what follows it: a tokenizer that leaves the last space to the next word (``\n``, 7 spaces, `` return``)
         never showed the model code after a token that ends in the owed space, and from there it writes spaces
-        until its limit."""
+        until its limit. A vocabulary with no other way to go on keeps its blank ones."""
         lo = bisect.bisect_left(self._texts, owed)
         hi = bisect.bisect_left(self._texts, owed + "\U0010ffff")
         longer = self._tokens[lo:hi]
-        if owed.isspace():
-            longer = longer[~self._blank[lo:hi]]
         shorter = [self._by_text[owed[:i]] for i in range(1, len(owed)) if owed[:i] in self._by_text]
+        written = ~self._blank[lo:hi]
+        if owed.isspace() and (shorter or written.any()):
+            longer = longer[written]
         return np.concatenate([longer, np.array(shorter, dtype=np.int64)])
 
 

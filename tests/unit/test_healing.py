@@ -117,3 +117,9 @@ class TrailingIndentBackend(FakeBackend):
 def test_whether_a_tokenizer_cuts_indentation_otherwise_is_measured_not_assumed():
     assert not splits_indentation(FakeBackend())
     assert splits_indentation(TrailingIndentBackend())
+
+
+def test_owed_whitespace_with_nothing_else_to_finish_it_keeps_the_blank_token():
+    backend = FakeBackend()  # bytes as tokens: the only token that agrees with a lone space is that space
+    vocabulary = Vocabulary(backend, excluded=set())
+    assert [vocabulary.text(t) for t in vocabulary.agreeing(" ")] == [" "]
