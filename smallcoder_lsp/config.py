@@ -41,8 +41,9 @@ class CompletionConfig:
     would take longer than this to evaluate at the measured prefill rate."""
 
     candidates: int = field(default=5, metadata={"min": 1, "max": 8})
-    """Invoked requests to a model without FIM tokens compare up to this many candidates when the first one is in
-    doubt, and keep the one after which the model finds the code below the cursor likeliest (1: greedy only)."""
+    """Invoked requests prompted with the text before the cursor alone (every model unless ``fim`` says
+    otherwise) compare up to this many candidates when the first one is in doubt, and keep the one after which
+    the model finds the code below the cursor likeliest (1: greedy only)."""
 
     # 1: a second candidate made typing pauses wait 508 ms at the median instead of 152 ms, for as many right
     # suggestions (bench/results/auto-candidates-1/).
@@ -74,11 +75,12 @@ class CompletionConfig:
     """Hidden (for the bench and tests): False decodes greedily, without the line's rules and without more
     candidates, as before they existed."""
 
-    fim: str = field(default="invoked", metadata={"choices": ("always", "invoked", "never")})
+    fim: str = field(default="never", metadata={"choices": ("always", "invoked", "never")})
     """For a model with fill-in-the-middle tokens: which requests see the text after the cursor in the prompt.
-    ``invoked``: invoked ones; automatic ones get the text before the cursor alone, so that each keystroke reuses
-    the KV cache whole (the text after the cursor still guides, scores and trims them). ``always``: every request,
-    ``never``: none."""
+    ``never`` (measured best for Qwen2.5-Coder on the bench's line cuts): none; each gets the text before the
+    cursor alone, with its candidates, and the text after the cursor guides, scores and trims them, and every
+    keystroke reuses the KV cache whole. ``invoked``: invoked requests get the FIM prompt; ``always``: every
+    request."""
 
     healing: bool = field(default=True, metadata={"hidden": True})
     """Hidden (for the bench and tests): False continues the prompt as typed, without token healing (a word or

@@ -2,7 +2,7 @@
 
 A local backend gets a decode session (KV prefix reuse) with per-document KV states; a remote server is a text
 generator. Either way: the prompt under the token budget, a generation under the line's rules, trimmed and
-checked; for a prefix-only model, more candidates when the first is in doubt, scored by what follows the cursor.
+checked; for a prefix-only prompt, more candidates when the first is in doubt, scored by what follows the cursor.
 Everything here runs on the engine's single model worker.
 """
 

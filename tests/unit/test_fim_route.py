@@ -37,7 +37,7 @@ def text_of(runtime: Runtime, tokens: list[int]) -> str:
     return runtime.backend.detokenize(tokens).decode()
 
 
-def test_by_default_automatic_requests_get_the_prefix_alone_and_invoked_ones_the_fim_prompt():
+def test_invoked_mode_gives_automatic_requests_the_prefix_alone_and_invoked_ones_the_fim_prompt():
     runtime = fim_runtime("invoked")
     ctx = context(BODY)
     rules = stop_rules(ctx, runtime.config)
@@ -72,3 +72,8 @@ def test_one_lane_where_every_request_gets_the_same_kind_of_prompt():
         assert runtime.lane(True) == runtime.lane(False) == WINDOW
     assert fim_runtime("never").route(True) is None
     assert fim_runtime("always").route(False) is QWEN
+
+
+def test_by_default_every_request_gets_the_prefix_alone():
+    runtime = fim_runtime(CompletionConfig().fim)
+    assert runtime.route(True) is runtime.route(False) is None
