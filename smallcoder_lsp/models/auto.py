@@ -8,9 +8,10 @@ keys evaluated, the line decoded), and a slow one (a new line's tail to evaluate
 ``SLOW_PAUSE_TARGET_MS``. ``auto`` takes the best rung that can; where none can, the fastest.
 
 The token counts are fitted to the replays of ``bench/results/epyc-2026-12-07/`` (2-core AMD EPYC, quiet): tiny at
-97 tok/s decode and 485 tok/s prefill, predicted 111 / 361 ms, measured p50 45-54 and p90 310-315 ms; small at 42
-and 167, predicted 262 / 956 ms, measured p50 226-245 ms and a p90 past the 1 s pause (85-89% of pauses shown). By
-them small meets both targets from about 67 tok/s decode and 270 tok/s prefill.
+97 tok/s decode and 485 tok/s prefill, predicted 111 / 361 ms, measured p50 39-55 and p90 310-315 ms (82 / 389 with
+no rest before the first key); small at 42 and 167, predicted 262 / 956 ms, measured p50 226-294 ms and a p90 past
+the 1 s pause (84-89% of pauses shown). By them small meets both targets from about 67 tok/s decode and 270 tok/s
+prefill.
 """
 
 from __future__ import annotations
