@@ -69,9 +69,9 @@ class Vocabulary:
         """The tokens whose text starts with ``owed``, or is a start of it (``owed`` must not be empty).
 
         Owed whitespace (an indentation, the space after ``x =``) must be finished by a token that also writes
-        what follows it: a tokenizer that leaves the last space to the next word (``\n``, 7 spaces, `` return``)
-        never showed the model code after a token that ends in the owed space, and from there it writes spaces
-        until its limit. A vocabulary with no other way to go on keeps its blank ones."""
+        what follows it: a tokenizer that leaves the last space to the next word (a line break, 7 spaces,
+        `` return``) never showed the model code after a token that ends in the owed space, and from there it
+        writes spaces until its limit. A vocabulary with no other way to go on keeps its blank ones."""
         lo = bisect.bisect_left(self._texts, owed)
         hi = bisect.bisect_left(self._texts, owed + "\U0010ffff")
         longer = self._tokens[lo:hi]
