@@ -76,9 +76,10 @@ class Vocabulary:
         hi = bisect.bisect_left(self._texts, owed + "\U0010ffff")
         longer = self._tokens[lo:hi]
         shorter = [self._by_text[owed[:i]] for i in range(1, len(owed)) if owed[:i] in self._by_text]
-        written = ~self._blank[lo:hi]
-        if owed.isspace() and (shorter or written.any()):
-            longer = longer[written]
+        if owed.isspace():
+            written = ~self._blank[lo:hi]
+            if shorter or written.any():
+                longer = longer[written]
         return np.concatenate([longer, np.array(shorter, dtype=np.int64)])
 
 
