@@ -9,15 +9,11 @@ a cursor that rested too briefly for its warm-up to finish), an automatic reques
 longest that prefills within ``COLD_WINDOW_S`` (or, where none does, the shortest there is), so the first line
 still shows while the user pauses, where the whole window (about 1,000 tokens: 1.5 s on a 2-core CPU) would miss
 the pause. The shorter window has a lane of its own in the saved states (:mod:`smallcoder_lsp.decode.states`), so
-a warm-up can prefill it before the key comes, and what the whole window had prefilled stays. Once it has
-served, the next automatic requests catch up on the whole window (the bare one, unless a richer one is nearly
-ready): each prefills it for at most ``COLD_WINDOW_S`` and, while it is still further from ready than that,
-answers from the shorter window again (``Runtime.prompt_tokens``); keystrokes that come faster spend all their
-time catching up, and after an answer the engine goes on in the background. Going back to the whole window at
-once cost a 0.5B model on 2 cores the pauses of a file's first seconds, its whole window taking 4-6 s: in the
-typing replay, 16 of the 18 pauses where small showed nothing came in a session's first 9 s. The shorter window
-stays no longer than that: it costs the model the code further up that it mirrors (measured with the 270M model:
-more lines at pauses but fewer right ones).
+a warm-up can prefill it before the key comes, and what the whole window had prefilled stays. Only once per
+window: the next requests go back to the whole window (the bare one, unless a richer one is nearly ready), which
+the following keystrokes prefill chunk by chunk (each keeps what the one before evaluated), until it is ready. A
+shorter window that stayed would cost the model the code further up that it mirrors: measured, it showed more
+lines at pauses but fewer right ones.
 """
 
 from __future__ import annotations

@@ -260,8 +260,6 @@ class Engine:
         line_done = not generation.text.strip() and generation.stats.stop_reason == "line_end"
         if runtime.local and not job.prefetched and (outcome.text or line_done) and not job.loop.is_closed():
             job.loop.call_soon_threadsafe(self._prefetch, job.uri, text, job.ctx, offset, outcome.text, job)
-        if runtime.local and runtime.behind(job.uri) and not job.loop.is_closed():  # answered from the short window
-            job.loop.call_soon_threadsafe(self.guesses.catch_up, job.uri, job.ctx)
         return Completion(
             outcome.text, offset, job.ctx.line_prefix, job.ctx.multiline, generation.stats, MODEL, outcome.reason
         )

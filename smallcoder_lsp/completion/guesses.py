@@ -97,13 +97,6 @@ class Guesses:
         if last is not None and ctx.window_start_line == last[1]:
             return None
         self._last[uri] = (offset, ctx.window_start_line)
-        return self.catch_up(uri, ctx)
-
-    def catch_up(self, uri: str, ctx: CompletionContext) -> Future[None] | None:
-        """Prefill the prompts a request at ``ctx`` would get, in the background: at a warm-up, and after an
-        answer from the short window while the whole one is still behind (it goes on until a request comes)."""
-        if uri not in self.documents:
-            return None  # closed meanwhile
         if self._warming is not None:  # only the newest warm-up is worth waiting for: the user is there now
             self._warming.cancel("a newer warm-up", interrupt=True)
         self._warming = self.board.guess()

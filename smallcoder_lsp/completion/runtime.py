@@ -23,7 +23,7 @@ from smallcoder_lsp.context.extract import CompletionContext
 from smallcoder_lsp.decode.cancel import CancelToken
 from smallcoder_lsp.decode.healing import Healed, heal, splits_indentation
 from smallcoder_lsp.decode.sampling import Sampler
-from smallcoder_lsp.decode.session import Session, common_prefix_length
+from smallcoder_lsp.decode.session import Session
 from smallcoder_lsp.decode.states import INVOKED, SHORT, WINDOW, DocumentStates
 from smallcoder_lsp.decode.stopping import StopRules
 from smallcoder_lsp.decode.stream import Generation
@@ -107,7 +107,7 @@ class Runtime:
         self.cold_window_s = COLD_WINDOW_S
         self._short_served: dict[str, int] = {}
         """Per document, the line where the window started when a request last took the short window there: the
-        next requests catch up on the whole window until it is ready (see ``prompt_tokens``)."""
+        next requests go on with the whole window until it is ready (see :mod:`.budget`)."""
         if isinstance(loaded, Generator):
             self.generator = loaded
         else:
@@ -159,18 +159,9 @@ class Runtime:
         of another kind than the automatic ones'."""
         return INVOKED if invoked and self.route(True) is not self.route(False) else WINDOW
 
-    def fit(
-        self,
-        uri: str,
-        ctx: CompletionContext,
-        rules: StopRules,
-        invoked: bool,
-        budgeted: bool = True,
-        may_cut: bool | None = None,
-    ) -> Fit:
+    def fit(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool, budgeted: bool = True) -> Fit:
         """The richest prompt whose uncached tokens fit the first-token budget (invoked or not ``budgeted``: no
-        budget; see :mod:`.budget`), counting what ``uri``'s saved states hold; token-healed (see ``heal``).
-        A shorter window may be taken where ``may_cut`` says (by default: once per window start)."""
+        budget; see :mod:`.budget`), counting what ``uri``'s saved states hold; token-healed (see ``heal``)."""
         backend, states = self.backend, self.states
         assert backend is not None and states is not None
         cfg = self.config.completion
@@ -188,38 +179,15 @@ class Runtime:
         rate = self.throughput.prefill_tok_s
         budget = None if invoked or not budgeted else int(rate * cfg.first_token_target_ms / 1000)
         cached, short_cached = states.tokens(uri, self.lane(invoked)), states.tokens(uri, SHORT)
-        if may_cut is None:
-            may_cut = self._short_served.get(uri) != ctx.window_start_line
-        fit = fit_prompt(ctx, cached, tokenize, budget, self.cold_tokens, short_cached, may_cut)
+        may_cut = self._short_served.get(uri) != ctx.window_start_line
+        fit = fit_prompt(ctx, cached, tokenize, budget, int(rate * self.cold_window_s), short_cached, may_cut)
         return dataclasses.replace(fit, healed=healed_text[fit.choice])
 
-    @property
-    def cold_tokens(self) -> int:
-        """How many tokens prefill within ``cold_window_s`` at the measured rate."""
-        return int(self.throughput.prefill_tok_s * self.cold_window_s)
-
-    def behind(self, uri: str) -> bool:
-        """Whether ``uri``'s last automatic request was answered from the short window: its whole window is
-        still being caught up on (see ``prompt_tokens``)."""
-        return uri in self._short_served
-
-    def prompt_tokens(
-        self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool, cancel: CancelToken
-    ) -> tuple[Fit, int]:
+    def prompt_tokens(self, uri: str, ctx: CompletionContext, rules: StopRules, invoked: bool) -> tuple[Fit, int]:
         """A request's prompt (see ``fit``), with the live cache switched to its lane, and how many characters of
-        the context it holds.
-
-        While the whole window is far from ready after the short one served (a file just opened: seconds of
-        prefill for a 0.5B model on 2 cores), an automatic request catches up on it for at most the cold window's
-        time and then answers from the short window again: keystrokes that come faster go on catching up, and a
-        pause shows a line within it instead of waiting for the whole window."""
-        assert self.states is not None and self.session is not None
+        the context it holds."""
+        assert self.states is not None
         fit = self.fit(uri, ctx, rules, invoked)
-        if not (invoked or fit.ready or fit.short) and self._short_served.get(uri) == ctx.window_start_line:
-            self.states.switch_to(uri, self.lane(invoked))
-            done = common_prefix_length(self.session.tokens, fit.tokens)
-            self.session.prefill(fit.tokens[: done + self.cold_tokens], cancel)
-            fit = self.fit(uri, ctx, rules, invoked, may_cut=True)
         if fit.short:
             self._short_served[uri] = ctx.window_start_line
         elif fit.ready and self._short_served.pop(uri, None) is not None:
@@ -243,7 +211,7 @@ class Runtime:
             prompt = build_prompt(ctx, None).text
             return explain(complete_text(self.generator, prompt, rules, cfg.temperature, cancel, on_text), ctx)
         assert self.session is not None
-        fit, prompt_chars = self.prompt_tokens(uri, ctx, rules, invoked, cancel)
+        fit, prompt_chars = self.prompt_tokens(uri, ctx, rules, invoked)
         if not cfg.reuse_cache:  # the bench's naive baseline: same prompt, empty cache
             self.session.reset()
         limit = self.candidate_limit(ctx, invoked)
