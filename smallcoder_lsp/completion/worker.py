@@ -40,7 +40,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Settings whose change needs the model loaded again.
-MODEL_FIELDS = ("model", "code_vocabulary", "backend", "context_length", "threads", "remote_url", "remote_timeout_ms")
+MODEL_FIELDS = (
+    "model",
+    "code_vocabulary",
+    "requantize",
+    "backend",
+    "context_length",
+    "threads",
+    "remote_url",
+    "remote_timeout_ms",
+)
 
 
 @dataclass(frozen=True)

@@ -62,13 +62,17 @@ def model_line(config: Config, backend: str) -> str:
         folder = converted_dir(gguf)
         state = "converted" if folder.exists() else "converted on first load"
         return f"{name}: Hugging Face folder {folder} ({state})"
-    if not config.code_vocabulary:
-        return f"{name}: {gguf}"
     try:
-        cut = code_vocabulary_model(gguf)
+        runs = loading.llama_cpp_file(config)
     except SmallcoderError as exc:
         return f"{name}: {gguf} ({exc})"
-    return f"{name}: {gguf}" + (f", run cut to the code vocabulary: {cut}" if cut != gguf else "")
+    if runs == gguf:
+        return f"{name}: {gguf}"
+    cut = code_vocabulary_model(gguf) if config.code_vocabulary else gguf
+    forms = ["cut to the code vocabulary"] if cut != gguf else []
+    if runs != cut:
+        forms.append(f"requantized to {ladder.RUNGS[config.model].cpu_weights}")
+    return f"{name}: {gguf}, run {' and '.join(forms)}: {runs}"
 
 
 def size_words(size: int) -> str:

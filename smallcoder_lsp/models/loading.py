@@ -8,14 +8,16 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from smallcoder_lsp.backends import HF_BACKENDS, TEST_BACKENDS, load_backend
 from smallcoder_lsp.backends.base import Backend, Generator, ModelSpec
 from smallcoder_lsp.config import Config
 from smallcoder_lsp.errors import BackendUnavailable, DeviceMemoryError, ModelLoadError, SmallcoderError
-from smallcoder_lsp.models import hardware, rates
+from smallcoder_lsp.models import hardware, ladder, rates
 from smallcoder_lsp.models.convert import hf_model_folder
 from smallcoder_lsp.models.files import resolve_model_path
+from smallcoder_lsp.models.requantize import requantized_model
 from smallcoder_lsp.models.selftest import SelfTest, run_self_test
 from smallcoder_lsp.models.vocabulary import code_vocabulary_model
 
@@ -92,10 +94,19 @@ def model_spec(config: Config, backend: str) -> ModelSpec:
         return ModelSpec(config.model, config.context_length, config.threads)
     if backend in HF_BACKENDS:
         return ModelSpec(str(hf_model_folder(config.model)), config.context_length, config.threads)
+    return ModelSpec(str(llama_cpp_file(config)), config.context_length, config.threads)
+
+
+def llama_cpp_file(config: Config) -> Path:
+    """The GGUF file llama.cpp runs for ``config``: the model's, cut to the code vocabulary and requantized where
+    those settings apply to it (each made once, in the user cache)."""
     path = resolve_model_path(config.model)
     if config.code_vocabulary:
         path = code_vocabulary_model(path)
-    return ModelSpec(str(path), config.context_length, config.threads)
+    rung = ladder.RUNGS.get(config.model)
+    if config.requantize and rung is not None and rung.cpu_weights:
+        path = requantized_model(path, rung.cpu_weights, config.threads)
+    return path
 
 
 def release_thread() -> None:

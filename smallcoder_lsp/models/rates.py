@@ -86,6 +86,7 @@ def fingerprint(backend: str, config: Config, profile: Profile) -> dict[str, Any
         "hardware": [profile.os, profile.arch, profile.cpu_model, profile.cpu_cores, *profile.cuda_devices],
         "model": model_identity(config.model),
         "code_vocabulary": config.code_vocabulary,
+        "requantize": config.requantize,
         "threads": config.threads,
         "context_length": config.context_length,
         "runtime": versions(backend),

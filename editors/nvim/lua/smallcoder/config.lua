@@ -6,6 +6,7 @@ local M = {}
 M.server_defaults = {
   model = "auto",
   codeVocabulary = true,
+  requantize = true,
   backend = "auto",
   remoteUrl = "",
   remoteTimeoutMs = 10000,
