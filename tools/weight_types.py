@@ -15,7 +15,6 @@ a temporary folder and deleted.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import statistics
 import subprocess
@@ -72,17 +71,10 @@ def losses(path: str) -> tuple[list[float], list[int]]:
 
 
 def requantize(source: str, target: str, weight_type: str) -> None:
-    import llama_cpp
-
+    from smallcoder_lsp.backends.llama_cpp import quantize_file
     from smallcoder_lsp.models.requantize import embedding_type
 
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{weight_type}")
-    params.token_embedding_type = embedding_type(Path(source))
-    params.allow_requantize = True
-    params.nthread = 2
-    if llama_cpp.llama_model_quantize(source.encode(), target.encode(), ctypes.byref(params)) != 0:
-        raise SystemExit(f"llama.cpp could not requantize {source} to {weight_type}")
+    quantize_file(source, target, f"LLAMA_FTYPE_MOSTLY_{weight_type}", embedding_type(Path(source)), threads=2)
 
 
 def in_child(what: str, path: str) -> object:

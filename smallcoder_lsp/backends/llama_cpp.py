@@ -108,6 +108,29 @@ def route_native_logs(llama_cpp_module: object) -> None:
     llama_cpp_module.llama_log_set(_native_log_callback, ctypes.c_void_p(0))  # type: ignore[attr-defined]
 
 
+def quantize_file(source: str, target: str, file_type: str, embedding_type: int, threads: int) -> None:
+    """Write the GGUF ``source`` to ``target`` with its matrices in llama.cpp's ``file_type`` (a ``LLAMA_FTYPE_*``
+    name) and its token embedding in ggml type ``embedding_type``, requantizing what is quantized already.
+    Raises ValueError if llama.cpp cannot (a corrupt or cut-off source)."""
+    import llama_cpp
+
+    route_native_logs(llama_cpp.llama_cpp)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, file_type)
+    params.token_embedding_type = embedding_type
+    params.allow_requantize = True
+    params.nthread = threads
+    level = native_log.level
+    native_log.setLevel(logging.CRITICAL)  # its warnings (k-quants that fall back) are expected, and not the user's
+    try:
+        with silenced_native_output():  # it prints a line per tensor, and stdout belongs to JSON-RPC
+            code = llama_cpp.llama_model_quantize(source.encode(), target.encode(), ctypes.byref(params))
+    finally:
+        native_log.setLevel(level)
+    if code != 0:
+        raise ValueError(f"llama.cpp's quantizer failed on it (code {code})")
+
+
 DECODE_ABORTED = 2
 """``llama_decode``'s return code when the abort callback stopped it (it has removed the batch's cells)."""
 

@@ -24,7 +24,6 @@ to a temporary name first. The mlx and torch backends convert the rung's own wei
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import glob
 import hashlib
 import logging
@@ -60,25 +59,9 @@ def embedding_type(source: Path) -> int:
 def requantize(source: Path, target: Path, weight_type: str, threads: int) -> None:
     """Write ``source`` with its matrices in ``weight_type`` to ``target`` through llama.cpp's quantizer; the
     token embedding keeps its type. Raises ValueError if llama.cpp cannot (a corrupt source)."""
-    import llama_cpp
+    from smallcoder_lsp.backends.llama_cpp import quantize_file
 
-    from smallcoder_lsp.backends.llama_cpp import native_log, route_native_logs, silenced_native_output
-
-    route_native_logs(llama_cpp.llama_cpp)
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, FILE_TYPES[weight_type])
-    params.token_embedding_type = embedding_type(source)
-    params.allow_requantize = True
-    params.nthread = max(1, threads)
-    level = native_log.level
-    native_log.setLevel(logging.CRITICAL)  # its warnings (k-quants that fall back) are expected, and not the user's
-    try:
-        with silenced_native_output():  # it prints a line per tensor, and stdout belongs to JSON-RPC
-            code = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
-    finally:
-        native_log.setLevel(level)
-    if code != 0:
-        raise ValueError(f"llama.cpp's quantizer failed on it (code {code})")
+    quantize_file(str(source), str(target), FILE_TYPES[weight_type], embedding_type(source), max(1, threads))
 
 
 def requantized_model(source: Path, weight_type: str, threads: int = 0, root: Path | None = None) -> Path:
