@@ -8,7 +8,7 @@ bits are unpacked before the multiply, and llama.cpp has no repacked layout for 
 prefills 1.2 to 1.7 times and decodes 1.3 to 1.4 times as fast on a 2-core CPU (bare llama.cpp and the typing
 replay, several runs). It costs some accuracy: on held-out code its loss per token is 1.6% higher, and its
 likeliest next token is the same as the file's in 92% of places. On that CPU the speed is worth more: in the
-typing replay it saved 32.8-34.1% of the characters typed against 29.9-31.7% for the file as it is (three sets,
+typing replay it saved 32.8-34.7% of the characters typed against 29.9-31.7% for the file as it is (three sets,
 each in one run), and on the automatic line cuts it was exact on 23.5% against 16.5% (``bench/results/README.md``).
 The token embedding keeps its own type (it is only looked up), and the output layer stays Q8_0.
 
