@@ -24,14 +24,13 @@ to a temporary name first. The mlx and torch backends convert the rung's own wei
 from __future__ import annotations
 
 import contextlib
-import glob
-import hashlib
 import logging
 import mmap
 import os
 from pathlib import Path
 
 from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.models.cache import remove_older, source_key
 from smallcoder_lsp.models.files import user_cache_dir
 from smallcoder_lsp.models.vocabulary import read_layout
 
@@ -70,11 +69,9 @@ def requantized_model(source: Path, weight_type: str, threads: int = 0, root: Pa
     ModelLoadError."""
     if weight_type not in FILE_TYPES:
         raise ValueError(f"cannot requantize to {weight_type}; the types are {', '.join(FILE_TYPES)}")
-    stat = source.stat()
-    key = hashlib.sha256(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     folder = root or cache_root()
     stem = f"{source.stem}.{weight_type.lower()}"
-    target = folder / f"{stem}-{key}.gguf"
+    target = folder / f"{stem}-{source_key(source)}.gguf"
     if target.exists():
         return target
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
@@ -92,8 +89,5 @@ def requantized_model(source: Path, weight_type: str, threads: int = 0, root: Pa
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
     log.info("%s: requantized to %s -> %s", source, weight_type, target)
-    for stale in folder.glob(f"{glob.escape(stem)}-*.gguf"):  # an older form of a file of that name
-        if stale != target:
-            with contextlib.suppress(OSError):
-                stale.unlink()
+    remove_older(target, f"{stem}-")  # an older form of a file of that name
     return target

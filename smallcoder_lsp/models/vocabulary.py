@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import glob
 import hashlib
 import json
 import logging
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from smallcoder_lsp.errors import ModelLoadError
+from smallcoder_lsp.models.cache import remove_older, source_key
 from smallcoder_lsp.models.files import user_cache_dir
 
 log = logging.getLogger(__name__)
@@ -306,9 +306,7 @@ def code_vocabulary_model(source: Path, root: Path | None = None, keep: KeptToke
             "the code vocabulary's token list %s is unreadable (%s); loading the whole vocabulary", KEPT_FILE, exc
         )
         return source
-    stat = source.stat()
-    identity = f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{keep.digest}"
-    key = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    key = source_key(source, keep.digest)
     folder = root or cache_root()
     target = folder / f"{source.stem}.code-{key}.gguf"
     skip = folder / f"{source.stem}.code-{key}.skip"
@@ -335,8 +333,5 @@ def code_vocabulary_model(source: Path, root: Path | None = None, keep: KeptToke
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
     log.info("%s: cut to the %d tokens of the code vocabulary -> %s", source, len(keep.kept), target)
-    for stale in folder.glob(f"{glob.escape(source.stem)}.code-*.gguf"):  # an older cut of a file of that name
-        if stale != target:
-            with contextlib.suppress(OSError):
-                stale.unlink()
+    remove_older(target, f"{source.stem}.code-")  # an older cut of a file of that name
     return target
