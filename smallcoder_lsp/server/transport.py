@@ -10,6 +10,9 @@ gets no answer. This reader instead:
 - when a Content-Length was too large, takes the JSON value the body starts with and reads the rest again as the
   next frame; when it was too small, the leftover is skipped up to the next header;
 - bounds what it buffers (a header, a body), and ends quietly when the client closes the stream, mid-frame or not.
+
+On the way out, pygls's ``exit`` closes stdout and raises SystemExit; the tasks asyncio cancels after that may still
+answer (a completion request in flight). ``PipeWriter`` drops those answers instead of failing on the closed pipe.
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, BinaryIO
-
-from pygls.io_ import StdoutWriter
 
 from smallcoder_lsp.server.language_server import SmallcoderServer
 from smallcoder_lsp.server.protocol import INVALID_REQUEST, SmallcoderProtocol
@@ -55,6 +56,25 @@ class StreamClosed(Exception):
     def __init__(self, mid_frame: int = 0) -> None:
         super().__init__(f"{mid_frame} bytes of an unfinished frame" if mid_frame else "at a frame boundary")
         self.mid_frame = mid_frame
+
+
+class PipeWriter:
+    """pygls's writer for a stdout pipe that stays quiet once ``exit`` has closed it."""
+
+    def __init__(self, stdout: BinaryIO) -> None:
+        self._stdout = stdout
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        self._stdout.close()
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            log.debug("after exit, dropped a message of %d bytes", len(data))
+            return
+        self._stdout.write(data)
+        self._stdout.flush()
 
 
 class FrameReader:
@@ -222,7 +242,7 @@ def pump(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) 
 
 def serve_stdio(server: SmallcoderServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Serve one client over a pair of pipes until it exits or closes them."""
-    server.protocol.set_writer(StdoutWriter(stdout))
+    server.protocol.set_writer(PipeWriter(stdout))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
