@@ -35,11 +35,45 @@ the first line's decode, about 0.35 s to the first suggestion. Measured on 400 c
 at 0.3 s) and 0.25 s 23.0% (20 against 4: a clear loss), at a median of 431, 343 and 283 ms to the first line."""
 
 
+WHOLE_WINDOW_S = 3.5
+"""The longest the whole window may take to prefill, by the model's self-test: the prefix window is cut to what
+the machine prefills in this time (``completion.prefixTokens`` is the most it takes). Until the whole window is
+ready, after a file is opened or the cursor jumps, pauses get a short window's line or none. Measured with small
+on 2 cores at a self-test prefill of 148 tok/s (``bench/results/``, 2026-12-07): a 512-token window against 1024
+showed a line at more pauses and saved more typing, as often right."""
+MIN_WINDOW_TOKENS = 256
+WINDOW_ROUND_TOKENS = 128
+"""The fitted window is a multiple of this: a self-test a little faster or slower the next time changes nothing."""
+
+
+def fitted_window(prefill_tok_s: float) -> int:
+    """The prefix window, in tokens, that prefills within ``WHOLE_WINDOW_S`` at ``prefill_tok_s``."""
+    fits = int(prefill_tok_s * WHOLE_WINDOW_S) // WINDOW_ROUND_TOKENS * WINDOW_ROUND_TOKENS
+    return max(MIN_WINDOW_TOKENS, fits)
+
+
 @dataclass
 class Throughput:
     prefill_tok_s: float = 500.0
     """Exponential moving average of prefill tokens per second (starts at a 2-core CPU's figure)."""
     chars_per_token: float = 3.0
+    window_tokens: int | None = None
+    """The most tokens of prefix window the loaded model prefills within ``WHOLE_WINDOW_S``, from its self-test;
+    None where it has none (a remote server, a backend not self-tested). Fixed while the model is loaded: a window
+    that followed the running average would move its start, and the whole window would be prefilled again."""
+
+    def loaded(self, self_test_prefill_tok_s: float | None) -> None:
+        """A model was loaded: its self-test's prefill rate (if any) starts the average and fits the window."""
+        if self_test_prefill_tok_s is None:
+            self.window_tokens = None
+            return
+        self.prefill_tok_s = self_test_prefill_tok_s
+        self.window_tokens = fitted_window(self_test_prefill_tok_s)
+
+    def prefix_chars(self, setting: int) -> int:
+        """The prefix window in characters: ``setting`` tokens (``completion.prefixTokens``), or fewer where the
+        model could not prefill them within ``WHOLE_WINDOW_S``."""
+        return self.chars(min(setting, self.window_tokens or setting))
 
     def observe(self, stats: GenerationStats, prompt_chars: int) -> None:
         if stats.evaluated_tokens >= MIN_MEASURED_TOKENS and stats.prefill_s > 0:

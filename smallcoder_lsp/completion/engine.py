@@ -140,7 +140,7 @@ class Engine:
             )
         cfg = self.config.completion
         others = [self.documents.get(u) for u in self.documents.uris() if u != uri]
-        prefix_chars = self.throughput.chars(cfg.prefix_tokens)
+        prefix_chars = self.throughput.prefix_chars(cfg.prefix_tokens)
         return extract_context(doc, offset, prefix_chars, self.throughput.chars(cfg.suffix_tokens), others)
 
     async def complete(self, uri: str, offset: int, *, invoked: bool = False) -> Completion:

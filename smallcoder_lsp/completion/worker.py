@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from smallcoder_lsp.backends.base import Backend, Generator
-from smallcoder_lsp.completion.budget import Throughput
+from smallcoder_lsp.completion.budget import WHOLE_WINDOW_S, Throughput
 from smallcoder_lsp.completion.guard import Abandoned, CallWatch, guard
 from smallcoder_lsp.completion.runtime import Runtime
 from smallcoder_lsp.config import Config
@@ -351,8 +351,7 @@ class ModelWorker:
             if why:
                 model_name = display_name(config.model)
                 log.info("%s", why)
-            if rates is not None:
-                self.throughput.prefill_tok_s = rates.prefill_tok_s  # this model's, not the last one's
+            self.throughput.loaded(rates.prefill_tok_s if rates is not None else None)  # not the last model's
             runtime = Runtime(guard(self.loader(config), self._watch), self.config, self.throughput)
         except SmallcoderError as exc:
             self._load_error = exc
@@ -362,6 +361,9 @@ class ModelWorker:
         message = f"{model_name} ready on {backend_name} in {time.perf_counter() - started:.1f} s"
         message += f" (FIM: {runtime.fim.name})" if runtime.fim else " (prefix-only: no FIM tokens)"
         message += f"; {why}" if why else ""
+        window = self.throughput.window_tokens
+        if window is not None and window < self.config.completion.prefix_tokens:
+            message += f"; a {window}-token window before the cursor (what it prefills in {WHOLE_WINDOW_S:g} s here)"
         log.info("%s", message)
         path = runtime.backend.info.path if runtime.backend is not None else ""
         return self._set_status(ModelStatus("ready", backend_name, model_name, message, path))

@@ -1,4 +1,11 @@
-from smallcoder_lsp.completion.budget import PromptChoice, Throughput, fit_prompt, prompt_choices
+from smallcoder_lsp.completion.budget import (
+    WHOLE_WINDOW_S,
+    PromptChoice,
+    Throughput,
+    fit_prompt,
+    fitted_window,
+    prompt_choices,
+)
 from smallcoder_lsp.completion.prompt import build_prompt
 from smallcoder_lsp.context.extract import MULTI, CompletionContext, ContextBlock
 from smallcoder_lsp.decode.stream import GenerationStats
@@ -92,3 +99,22 @@ def test_throughput_measurement_ignores_tiny_prefills_and_is_quantized():
     assert meter.prefill_tok_s == 500.0
     assert meter.chars_per_token * 4 == int(meter.chars_per_token * 4)
     assert meter.chars(100) == int(100 * meter.chars_per_token)
+
+
+def test_a_slow_models_window_is_what_it_prefills_in_the_whole_window_time_and_stays_fixed():
+    meter = Throughput()
+    meter.loaded(148.0)  # small's self-test on a busy 2-core machine
+    assert meter.prefill_tok_s == 148.0 and meter.window_tokens == 512
+    assert meter.prefix_chars(1024) == meter.chars(512)
+    assert meter.prefix_chars(300) == meter.chars(300)  # the setting stays the most it takes
+    meter.observe(GenerationStats(prompt_tokens=1000, evaluated_tokens=1000, prefill_s=10.0), 3000)
+    assert meter.window_tokens == 512  # the running average does not move the window's start
+    meter.loaded(None)  # a model with no self-test (remote): the setting alone
+    assert meter.prefix_chars(1024) == meter.chars(1024)
+
+
+def test_the_fitted_window_is_a_whole_step_and_never_below_the_floor():
+    assert fitted_window(500.0) >= 1024  # tiny: the default window is not cut
+    assert fitted_window(148.0) % 128 == 0 and fitted_window(148.0) <= 148.0 * WHOLE_WINDOW_S
+    assert fitted_window(10.0) == 256
+    assert fitted_window(150.0) == fitted_window(148.0)
