@@ -189,8 +189,11 @@ def test_scoring_a_span_at_once_equals_scoring_it_token_by_token(backend: Backen
     for token in span:
         one_by_one.append(log_prob(backend.logits(), token))
         backend.evaluate([token])
-    # A batch and single tokens go through different matmul kernels (on some CPUs they differ by up to ~0.07).
-    assert np.allclose(batched, one_by_one, atol=0.1), (batched, one_by_one)
+    # A batch and single tokens go through different matmul kernels: on an AVX-512 EPYC they differed by up to
+    # ~0.07 nats, on an AVX2-only one by 0.19 on one token of 18 (the line end; the same token scored in a batch
+    # with the prompt differed by 0.13). An off-by-one would be off by nats on most tokens.
+    differences = np.abs(np.array(batched) - np.array(one_by_one))
+    assert differences.max() < 0.3 and np.median(differences) < 0.02, (batched, one_by_one)
     assert sum(batched) > -30  # the model finds the obvious continuation likely
 
 
