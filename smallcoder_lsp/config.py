@@ -32,7 +32,7 @@ class CompletionConfig:
 
     prefix_tokens: int = field(default=1024, metadata={"min": 16, "max": 65_536})
     """Most model tokens of text before the cursor in the prompt (the window snaps to whole lines); fewer where
-    the model's self-test says it cannot prefill them within 3.5 s."""
+    the model's self-test says it cannot prefill them in about 3.5 s."""
 
     suffix_tokens: int = field(default=256, metadata={"min": 0, "max": 65_536})
     """Model tokens of text after the cursor, used to trim the completion (and by FIM models as context)."""

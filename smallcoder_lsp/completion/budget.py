@@ -36,20 +36,20 @@ at 0.3 s) and 0.25 s 23.0% (20 against 4: a clear loss), at a median of 431, 343
 
 
 WHOLE_WINDOW_S = 3.5
-"""The longest the whole window may take to prefill, by the model's self-test: the prefix window is cut to what
-the machine prefills in this time (``completion.prefixTokens`` is the most it takes). Until the whole window is
+"""About the longest the whole window may take to prefill, by the model's self-test: the prefix window is cut to
+what the machine prefills in this time (``completion.prefixTokens`` is the most it takes). Until the whole window is
 ready, after a file is opened or the cursor jumps, pauses get a short window's line or none. Measured with small
 on 2 cores at a self-test prefill of 148 tok/s (``bench/results/``, 2026-12-07): a 512-token window against 1024
 showed a line at more pauses and saved more typing, as often right."""
-MIN_WINDOW_TOKENS = 256
-WINDOW_ROUND_TOKENS = 128
-"""The fitted window is a multiple of this: a self-test a little faster or slower the next time changes nothing."""
+WINDOW_ROUND_TOKENS = 256
+"""The fitted window is the nearest multiple of this (at least one): a self-test is noisy (small's gave 148 and 121
+tok/s on one machine, the second with tests running beside it), and both should give the same window."""
 
 
 def fitted_window(prefill_tok_s: float) -> int:
-    """The prefix window, in tokens, that prefills within ``WHOLE_WINDOW_S`` at ``prefill_tok_s``."""
-    fits = int(prefill_tok_s * WHOLE_WINDOW_S) // WINDOW_ROUND_TOKENS * WINDOW_ROUND_TOKENS
-    return max(MIN_WINDOW_TOKENS, fits)
+    """The prefix window, in tokens, that prefills in about ``WHOLE_WINDOW_S`` at ``prefill_tok_s``."""
+    steps = round(prefill_tok_s * WHOLE_WINDOW_S / WINDOW_ROUND_TOKENS)
+    return max(1, steps) * WINDOW_ROUND_TOKENS
 
 
 @dataclass

@@ -363,7 +363,7 @@ class ModelWorker:
         message += f"; {why}" if why else ""
         window = self.throughput.window_tokens
         if window is not None and window < self.config.completion.prefix_tokens:
-            message += f"; a {window}-token window before the cursor (what it prefills in {WHOLE_WINDOW_S:g} s here)"
+            message += f"; a {window}-token window before the cursor (it prefills that in ~{WHOLE_WINDOW_S:g} s here)"
         log.info("%s", message)
         path = runtime.backend.info.path if runtime.backend is not None else ""
         return self._set_status(ModelStatus("ready", backend_name, model_name, message, path))
