@@ -151,14 +151,19 @@ def resolve_model(config: Config, backend: str) -> tuple[Config, str, SelfTest |
     if backend not in LOCAL_BACKENDS:
         return config, "", None
     if not config.auto_model:
-        return config, "", usable(remembered_rates(config, backend))
+        return config, "", usable(self_test(config, backend))
     choice = resolve_rung(config, backend)
     return replace(config, model=choice.rung), f"model = auto: {choice.reason}", usable(choice.rates)
 
 
-def remembered_rates(config: Config, backend: str) -> SelfTest | None:
-    """The remembered self-test of the model ``config`` names (a rung or a file) with ``backend`` here, if any."""
-    return loading.remembered(backend, measured_as(config, config.model), hardware.detect())
+def self_test(config: Config, backend: str) -> SelfTest:
+    """The self-test of the model ``config`` names (a rung or a file) with ``backend`` here: remembered, or run
+    now, once per machine, so that a model the user chose gets its prompt window fitted to this machine as the
+    one ``auto`` chooses does (see :mod:`smallcoder_lsp.completion.budget`)."""
+    measured, profile = measured_as(config, config.model), hardware.detect()
+    if loading.remembered(backend, measured, profile) is None:
+        log.warning("measuring %s once on this machine (a few seconds)", ladder.display_name(config.model))
+    return loading.measure(backend, measured, profile)
 
 
 def measured_as(config: Config, model: str) -> Config:

@@ -43,29 +43,32 @@ def test_the_prediction_grows_with_slower_rates():
     assert fast is not None and slow is not None and fast < PAUSE_TARGET_MS < slow
 
 
-def test_a_model_that_is_set_is_left_alone():
+def test_a_model_that_is_set_is_left_alone(monkeypatch):
+    from smallcoder_lsp.models import auto
+
+    monkeypatch.setattr(auto.loading, "measure", lambda backend, config, profile: FAST_SMALL)
     config = Config(model="small")
     assert resolve_model(config, "llama_cpp")[:2] == (config, "")
     assert resolve_model(Config(), "remote") == (Config(), "", None)
 
 
-def test_the_budget_starts_from_the_loaded_models_own_remembered_prefill_rate(monkeypatch):
+def test_the_budget_starts_from_the_loaded_models_own_self_test_run_once_if_need_be(monkeypatch):
     from smallcoder_lsp.models import auto
 
     seen = []
 
-    def remembered(backend, config, profile):
+    def measure(backend, config, profile):
         seen.append((backend, config.model, config.context_length))
-        return FAST_SMALL if config.model == "small" else None
+        return FAST_SMALL if config.model == "small" else SelfTest(backend, error="medium is not installed")
 
-    monkeypatch.setattr(auto.loading, "remembered", remembered)
+    monkeypatch.setattr(auto.loading, "measure", measure)
     assert resolve_model(Config(model="small", context_length=512), "llama_cpp")[2] is FAST_SMALL
-    assert seen == [("llama_cpp", "small", Config().context_length)]  # the key auto measured it under
+    assert seen == [("llama_cpp", "small", Config().context_length)]  # the key auto measures it under
     assert resolve_model(Config(model="medium"), "llama_cpp")[2] is None
     chosen = auto.RungChoice("small", "why", FAST_SMALL)
     monkeypatch.setattr(auto, "resolve_rung", lambda config, backend: chosen)
     assert resolve_model(Config(), "llama_cpp") == (Config(model="small"), "model = auto: why", FAST_SMALL)
-    assert len(seen) == 2  # auto: the chosen rung's own self-test, not another look-up
+    assert len(seen) == 2  # auto: the chosen rung's own self-test, not another one
     assert auto.usable(SelfTest("llama_cpp", decode_tok_s=40.0, tokens=64)) is None  # no prefill timed
 
 
