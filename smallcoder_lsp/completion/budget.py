@@ -58,7 +58,7 @@ class Throughput:
     """Exponential moving average of prefill tokens per second (starts at a 2-core CPU's figure)."""
     chars_per_token: float = 3.0
     window_tokens: int | None = None
-    """The most tokens of prefix window the loaded model prefills within ``WHOLE_WINDOW_S``, from its self-test;
+    """The most tokens of prefix window the loaded model prefills in about ``WHOLE_WINDOW_S``, by its self-test;
     None where it has none (a remote server, a backend not self-tested). Fixed while the model is loaded: a window
     that followed the running average would move its start, and the whole window would be prefilled again."""
 
@@ -72,7 +72,7 @@ class Throughput:
 
     def prefix_chars(self, setting: int) -> int:
         """The prefix window in characters: ``setting`` tokens (``completion.prefixTokens``), or fewer where the
-        model could not prefill them within ``WHOLE_WINDOW_S``."""
+        model could not prefill them in about ``WHOLE_WINDOW_S``."""
         return self.chars(min(setting, self.window_tokens or setting))
 
     def observe(self, stats: GenerationStats, prompt_chars: int) -> None:

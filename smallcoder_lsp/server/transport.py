@@ -11,8 +11,9 @@ gets no answer. This reader instead:
   next frame; when it was too small, the leftover is skipped up to the next header;
 - bounds what it buffers (a header, a body), and ends quietly when the client closes the stream, mid-frame or not.
 
-On the way out, pygls's ``exit`` closes stdout and raises SystemExit; the tasks asyncio cancels after that may still
-answer (a completion request in flight). ``PipeWriter`` drops those answers instead of failing on the closed pipe.
+On the way out, pygls's ``exit`` closes stdout and raises SystemExit; what asyncio still runs after that may send
+(the model-ready notification from the loader thread, an answer to a request in flight). ``PipeWriter`` drops it
+instead of failing on the closed pipe.
 """
 
 from __future__ import annotations
